@@ -1,0 +1,18 @@
+//! Pure types and rules. Nothing here performs I/O or depends on an I/O crate, so every rule can be
+//! tested with plain values and reused by every adapter.
+
+pub mod agent;
+pub mod card;
+pub mod freshness;
+pub mod job;
+pub mod metrics;
+pub mod period;
+pub mod ranking;
+
+pub use agent::{Agent, AgentId, ConnectionStatus, NameLookupError, Role, find_by_name, name_key};
+pub use card::{Kpi, KpiLine, kpi_lines, thousands};
+pub use freshness::{Freshness, hace};
+pub use job::{ItemStatus, JobId, JobItem, JobKind, JobStatus, SyncJob};
+pub use metrics::{AgentTotals, DailyMetrics, Delta, Post, TeamTotals, delta_pct};
+pub use period::{DateRange, MonthSplit, Period, PeriodError};
+pub use ranking::{RankedAgent, performance_score, rank};

@@ -1,0 +1,98 @@
+use serde::Serialize;
+
+use super::agent::{AgentId, name_key};
+use super::metrics::AgentTotals;
+
+/// The seed's composite score: posts×10 + impressions/1000 + reach/500 + link clicks×5.
+pub fn performance_score(t: &AgentTotals) -> f64 {
+    t.posts as f64 * 10.0 + t.impressions as f64 / 1000.0 + t.reach as f64 / 500.0 + t.link_clicks as f64 * 5.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedAgent {
+    /// 1-based position.
+    pub position: usize,
+    pub agent_id: AgentId,
+    pub name: String,
+    pub score: f64,
+    pub totals: AgentTotals,
+}
+
+/// Orders agents by score, highest first; equal scores are ordered by name so the ranking is stable.
+pub fn rank(agents: impl IntoIterator<Item = (AgentId, String, AgentTotals)>) -> Vec<RankedAgent> {
+    let mut ranked: Vec<RankedAgent> = agents
+        .into_iter()
+        .map(|(agent_id, name, totals)| RankedAgent {
+            position: 0,
+            agent_id,
+            score: performance_score(&totals),
+            name,
+            totals,
+        })
+        .collect();
+    // Keys computed once per agent, not once per comparison.
+    ranked.sort_by_cached_key(|r| (std::cmp::Reverse(OrderedScore(r.score)), name_key(&r.name), r.agent_id));
+    for (i, r) in ranked.iter_mut().enumerate() {
+        r.position = i + 1;
+    }
+    ranked
+}
+
+/// Scores in IEEE total order, so they can be part of a sort key.
+#[derive(PartialEq)]
+struct OrderedScore(f64);
+
+impl Eq for OrderedScore {}
+
+impl PartialOrd for OrderedScore {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for OrderedScore {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// Mean score of the ranked agents (the team-average line), 0 for an empty ranking.
+pub fn average_score(ranked: &[RankedAgent]) -> f64 {
+    if ranked.is_empty() {
+        0.0
+    } else {
+        ranked.iter().map(|r| r.score).sum::<f64>() / ranked.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn totals(posts: i64, impressions: i64, reach: i64, link_clicks: i64) -> AgentTotals {
+        AgentTotals {
+            posts,
+            impressions,
+            reach,
+            link_clicks,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn score_follows_the_seed_formula() {
+        assert_eq!(performance_score(&totals(3, 5000, 1000, 4)), 30.0 + 5.0 + 2.0 + 20.0);
+    }
+
+    #[test]
+    fn ranking_orders_by_score_then_name() {
+        let ranked = rank([
+            (1, "Zoe".to_string(), totals(1, 0, 0, 0)),
+            (2, "Ana".to_string(), totals(1, 0, 0, 0)),
+            (3, "Beto".to_string(), totals(5, 0, 0, 0)),
+        ]);
+        let names: Vec<_> = ranked.iter().map(|r| (r.position, r.name.as_str())).collect();
+        assert_eq!(names, [(1, "Beto"), (2, "Ana"), (3, "Zoe")]);
+        assert!((average_score(&ranked) - (50.0 + 10.0 + 10.0) / 3.0).abs() < 1e-9);
+    }
+}

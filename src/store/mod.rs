@@ -1,0 +1,385 @@
+//! Persistence. One [`Store`] trait with a SQLite and a PostgreSQL implementation, chosen by the
+//! scheme of `database.url`. Both run the same SQL text wherever the dialects agree (see
+//! `common.rs`), and both pass the same contract tests (`tests/store_contract.rs`).
+
+pub(crate) mod alerts;
+mod common;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::config::redact_url;
+use crate::domain::{
+    Agent, AgentId, AgentTotals, ConnectionStatus, DailyMetrics, DateRange, ItemStatus, JobId, JobItem, JobKind,
+    JobStatus, Post, Role, SyncJob,
+};
+
+pub use alerts::{AlertChannel, AlertRecord, AlertState, NewAlert, Silence};
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no se pudo conectar a la base de datos {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("no se pudieron aplicar las migraciones: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("error de base de datos: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// True when the database could not be reached at all (as opposed to a bad query or a conflict):
+    /// commands then answer "Datos temporalmente no disponibles".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+            ),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// An agent as imported or created by an admin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAgent {
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub facebook_page_id: Option<String>,
+    pub instagram_account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    Updated,
+}
+
+/// Calls used and allowed in one hour window of the API budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetUsage {
+    pub hour_window: DateTime<Utc>,
+    pub calls_made: i64,
+    pub max_calls: i64,
+    pub rate_limit_hits: i64,
+    pub peak_usage_pct: i64,
+}
+
+impl BudgetUsage {
+    pub fn percent(&self) -> f64 {
+        if self.max_calls <= 0 {
+            100.0
+        } else {
+            self.calls_made as f64 * 100.0 / self.max_calls as f64
+        }
+    }
+}
+
+/// Everything a successful Facebook connection writes to an agent's row (one statement).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConnection {
+    pub page_id: String,
+    /// The Page token, already encrypted for this agent.
+    pub token_encrypted: String,
+    /// None = the token never expires.
+    pub token_expires_at: Option<DateTime<Utc>>,
+    /// Permissions granted at login (from `debug_token`).
+    pub scopes: Vec<String>,
+}
+
+/// A Page a login returned, kept while the agent chooses one in chat (`/conectar N`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageCandidate {
+    /// 1-based number shown to the agent.
+    pub position: i64,
+    pub page_id: String,
+    pub page_name: String,
+    /// The Page token, already encrypted for this agent.
+    pub token_encrypted: String,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+}
+
+/// A post with the agent it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentPost {
+    pub agent_id: AgentId,
+    pub post: Post,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Applies pending migrations. Safe to run on every start-up.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ── agents ──
+    /// Inserts or updates by email (case-insensitive); never duplicates.
+    async fn upsert_agent(&self, agent: &NewAgent, now: DateTime<Utc>) -> StoreResult<(Agent, Upserted)>;
+    async fn agent(&self, id: AgentId) -> StoreResult<Option<Agent>>;
+    async fn agents(&self) -> StoreResult<Vec<Agent>>;
+    async fn set_agent_page(&self, id: AgentId, page_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Stores an already encrypted Page token and its expiry (None = never expires).
+    async fn set_agent_token(
+        &self,
+        id: AgentId,
+        encrypted: &str,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn agent_token(&self, id: AgentId) -> StoreResult<Option<String>>;
+    async fn set_agent_status(
+        &self,
+        id: AgentId,
+        status: ConnectionStatus,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn mark_agent_synced(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Records that the day-50 reconnection reminder went out, so it is sent once per token.
+    async fn mark_token_reminder_sent(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Stores a new connection atomically: Page id, encrypted token, expiry, scopes, status `active`
+    /// (reason cleared), reminder reset; pending Page candidates of the agent are dropped.
+    async fn connect_agent(&self, id: AgentId, connection: &AgentConnection, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Permissions recorded with the agent's current token (None when never recorded).
+    async fn agent_token_scopes(&self, id: AgentId) -> StoreResult<Option<Vec<String>>>;
+
+    // ── Facebook Login ──
+    /// Records that the login `state` with this nonce was used. True the first time, false on any
+    /// later use (atomic, also across processes).
+    async fn use_oauth_state(
+        &self,
+        nonce: &str,
+        agent: AgentId,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Replaces the agent's pending Page candidates.
+    async fn set_page_candidates(
+        &self,
+        agent: AgentId,
+        candidates: &[PageCandidate],
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The agent's pending candidates that have not expired, by position.
+    async fn page_candidates(&self, agent: AgentId, now: DateTime<Utc>) -> StoreResult<Vec<PageCandidate>>;
+
+    // ── metrics ──
+    /// Idempotent: a day written twice leaves one row with the latest values.
+    async fn upsert_daily_metrics(&self, agent: AgentId, rows: &[DailyMetrics], now: DateTime<Utc>)
+    -> StoreResult<u64>;
+    async fn daily_metrics(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<DailyMetrics>>;
+    async fn agent_totals(&self, agent: AgentId, range: DateRange) -> StoreResult<AgentTotals>;
+    /// Totals of every agent with data in the range, in one grouped query.
+    async fn all_agent_totals(&self, range: DateRange) -> StoreResult<Vec<(AgentId, AgentTotals)>>;
+    /// Team sums per day (followers summed across agents).
+    async fn team_daily(&self, range: DateRange) -> StoreResult<Vec<DailyMetrics>>;
+    async fn upsert_posts(&self, agent: AgentId, posts: &[Post], now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Posts created in [from, to), most engaging first; `agent` None = everyone.
+    async fn top_posts(
+        &self,
+        agent: Option<AgentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<AgentPost>>;
+
+    // ── chat identities and link codes ──
+    async fn link_identity(&self, platform: &str, user_id: &str, agent: AgentId, now: DateTime<Utc>)
+    -> StoreResult<()>;
+    async fn identity(&self, platform: &str, user_id: &str) -> StoreResult<Option<AgentId>>;
+    /// The chat identities linked to an agent, as (platform, platform user id), for private messages.
+    async fn agent_identities(&self, agent: AgentId) -> StoreResult<Vec<(String, String)>>;
+    async fn create_link_code(
+        &self,
+        agent: AgentId,
+        code: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Marks the code used and returns its agent, atomically; None if unknown, used or expired.
+    async fn consume_link_code(&self, code: &str, used_by: &str, now: DateTime<Utc>) -> StoreResult<Option<AgentId>>;
+
+    // ── API budget ──
+    /// Reserves `n` calls in the hour window with one atomic statement. None = the budget would be
+    /// exceeded and nothing was reserved.
+    async fn reserve_calls(
+        &self,
+        hour_window: DateTime<Utc>,
+        max_calls: i64,
+        n: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<BudgetUsage>>;
+    async fn budget_usage(&self, hour_window: DateTime<Utc>) -> StoreResult<Option<BudgetUsage>>;
+    /// Counts a rate-limit answer from the API and keeps the highest usage header seen.
+    async fn record_rate_limit_hit(
+        &self,
+        hour_window: DateTime<Utc>,
+        max_calls: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn record_usage_pct(
+        &self,
+        hour_window: DateTime<Utc>,
+        max_calls: i64,
+        pct: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Rate-limit hits in windows starting at or after `since`.
+    async fn rate_limit_hits_since(&self, since: DateTime<Utc>) -> StoreResult<i64>;
+
+    // ── sync jobs ──
+    /// Creates a pending job with one pending item per agent, atomically. A second active bulk job,
+    /// or a second active job for the same agent, is a [`StoreError::Conflict`] (enforced by unique
+    /// indexes, so it holds across processes).
+    async fn create_job(
+        &self,
+        kind: JobKind,
+        agent: Option<AgentId>,
+        requested_by: &str,
+        agents: &[AgentId],
+        now: DateTime<Utc>,
+    ) -> StoreResult<SyncJob>;
+    async fn job(&self, id: JobId) -> StoreResult<Option<SyncJob>>;
+    async fn latest_job(&self, kind: JobKind) -> StoreResult<Option<SyncJob>>;
+    async fn recent_jobs(&self, limit: i64) -> StoreResult<Vec<SyncJob>>;
+    async fn active_jobs(&self) -> StoreResult<Vec<SyncJob>>;
+    /// Takes the job's lease if it is free (pending, or its lease expired, or already ours); bumps and
+    /// returns the fencing token.
+    async fn acquire_job_lease(
+        &self,
+        id: JobId,
+        owner: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
+    /// Extends the lease; false when another process took the job over.
+    async fn renew_job_lease(&self, id: JobId, fencing: i64, until: DateTime<Utc>) -> StoreResult<bool>;
+    async fn set_job_status(
+        &self,
+        id: JobId,
+        fencing: i64,
+        status: JobStatus,
+        paused_until: Option<DateTime<Utc>>,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Claims up to `n` pending items (or running items whose lease expired) for `owner`.
+    async fn claim_items(
+        &self,
+        job: JobId,
+        owner: &str,
+        n: i64,
+        lease_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<AgentId>>;
+    /// Records an item's outcome if `owner` still holds it; refreshes the job's counters.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_item(
+        &self,
+        job: JobId,
+        agent: AgentId,
+        owner: &str,
+        status: ItemStatus,
+        attempts: i64,
+        api_calls: i64,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Gives an item back (e.g. when the budget pauses the job before it finished).
+    async fn release_item(&self, job: JobId, agent: AgentId, owner: &str) -> StoreResult<()>;
+    async fn job_items(&self, job: JobId) -> StoreResult<Vec<JobItem>>;
+    /// Items not finished yet (pending, or running somewhere).
+    async fn pending_items(&self, job: JobId) -> StoreResult<i64>;
+
+    // ── alerts ──
+    /// Keeps the alert with this fingerprint firing: updates the open incident (and un-clears it) or
+    /// opens a new one. Returns the incident and whether it was new.
+    async fn fire_alert(&self, alert: &NewAlert, now: DateTime<Utc>) -> StoreResult<(AlertRecord, bool)>;
+    /// Incidents still firing (including those whose condition cleared but are not resolved yet).
+    async fn open_alerts(&self) -> StoreResult<Vec<AlertRecord>>;
+    /// The latest incidents, firing or resolved, newest first.
+    async fn recent_alerts(&self, limit: i64) -> StoreResult<Vec<AlertRecord>>;
+    /// Notes that the condition stopped holding (keeps the first time); false if already cleared.
+    async fn clear_alert(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Ends a firing incident; `message_sent` records that "✅ Resuelto" went out.
+    async fn resolve_alert(&self, id: i64, message_sent: bool, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records a notification after it was delivered.
+    async fn mark_alert_sent(&self, id: i64, channel: AlertChannel, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn create_silence(
+        &self,
+        matcher: &str,
+        created_by: &str,
+        now: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    ) -> StoreResult<Silence>;
+    /// Silences in force at `now`.
+    async fn active_silences(&self, now: DateTime<Utc>) -> StoreResult<Vec<Silence>>;
+}
+
+/// Opens the store named by `url` (`sqlite://…` or `postgres://…`). Errors name the URL without
+/// its password.
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    } else {
+        Err(StoreError::Connect {
+            url: redact_url(url),
+            source: sqlx::Error::Configuration("esquema no soportado: usa sqlite:// o postgres://".into()),
+        })
+    }
+}
+
+/// First day of `first`'s month and last day of `last`'s month: the rollup rows an upsert touches.
+pub(crate) fn month_bounds(
+    first: chrono::NaiveDate,
+    last: chrono::NaiveDate,
+) -> (chrono::NaiveDate, chrono::NaiveDate) {
+    use chrono::Datelike;
+    let start = first.with_day(1).unwrap_or(first);
+    let next = (last.with_day(1).unwrap_or(last) + chrono::Duration::days(32))
+        .with_day(1)
+        .unwrap_or(last);
+    (start, next - chrono::Duration::days(1))
+}
+
+/// Start of the UTC hour containing `t`: the key of `api_rate_limits`.
+pub fn hour_window(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+}

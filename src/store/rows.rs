@@ -1,0 +1,247 @@
+//! Row shapes shared by both backends. Every column type used here decodes the same way on
+//! SQLite and PostgreSQL (i64, f64, text, bool, date, UTC timestamp).
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{AgentPost, BudgetUsage, StoreError};
+use crate::domain::{
+    Agent, AgentTotals, ConnectionStatus, DailyMetrics, ItemStatus, JobItem, JobKind, JobStatus, Post, Role, SyncJob,
+};
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AgentRow {
+    id: i64,
+    name: String,
+    email: String,
+    role: String,
+    facebook_page_id: Option<String>,
+    instagram_account_id: Option<String>,
+    status: String,
+    status_reason: Option<String>,
+    token_expires_at: Option<DateTime<Utc>>,
+    last_synced_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<AgentRow> for Agent {
+    type Error = StoreError;
+
+    fn try_from(r: AgentRow) -> Result<Self, StoreError> {
+        let corrupt =
+            |what: &str, v: &str| StoreError::Database(sqlx::Error::Decode(format!("{what} desconocido: {v}").into()));
+        Ok(Agent {
+            id: r.id,
+            role: Role::parse(&r.role).ok_or_else(|| corrupt("rol", &r.role))?,
+            status: ConnectionStatus::parse(&r.status).ok_or_else(|| corrupt("estado", &r.status))?,
+            name: r.name,
+            email: r.email,
+            facebook_page_id: r.facebook_page_id,
+            instagram_account_id: r.instagram_account_id,
+            status_reason: r.status_reason,
+            token_expires_at: r.token_expires_at,
+            last_synced_at: r.last_synced_at,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MetricsRow {
+    date: NaiveDate,
+    followers: i64,
+    impressions: i64,
+    reach: i64,
+    engaged_users: i64,
+    posts: i64,
+    reactions: i64,
+    comments: i64,
+    shares: i64,
+    link_clicks: i64,
+    whatsapp_clicks: i64,
+    engagement_rate: f64,
+}
+
+impl From<MetricsRow> for DailyMetrics {
+    fn from(r: MetricsRow) -> Self {
+        DailyMetrics {
+            date: r.date,
+            followers: r.followers,
+            impressions: r.impressions,
+            reach: r.reach,
+            engaged_users: r.engaged_users,
+            posts: r.posts,
+            reactions: r.reactions,
+            comments: r.comments,
+            shares: r.shares,
+            link_clicks: r.link_clicks,
+            whatsapp_clicks: r.whatsapp_clicks,
+            engagement_rate: r.engagement_rate,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TotalsRow {
+    pub agent_id: i64,
+    followers: Option<i64>,
+    impressions: i64,
+    reach: i64,
+    engaged_users: i64,
+    posts: i64,
+    reactions: i64,
+    comments: i64,
+    shares: i64,
+    link_clicks: i64,
+    whatsapp_clicks: i64,
+    days: i64,
+}
+
+impl From<TotalsRow> for AgentTotals {
+    fn from(r: TotalsRow) -> Self {
+        AgentTotals {
+            followers: r.followers,
+            impressions: r.impressions,
+            reach: r.reach,
+            engaged_users: r.engaged_users,
+            posts: r.posts,
+            reactions: r.reactions,
+            comments: r.comments,
+            shares: r.shares,
+            link_clicks: r.link_clicks,
+            whatsapp_clicks: r.whatsapp_clicks,
+            days_with_data: r.days,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PostRow {
+    agent_id: i64,
+    post_id: String,
+    created_at: DateTime<Utc>,
+    excerpt: String,
+    permalink: Option<String>,
+    reactions: i64,
+    comments: i64,
+    shares: i64,
+    link_clicks: i64,
+    links_to_whatsapp: bool,
+}
+
+impl From<PostRow> for AgentPost {
+    fn from(r: PostRow) -> Self {
+        AgentPost {
+            agent_id: r.agent_id,
+            post: Post {
+                post_id: r.post_id,
+                created_at: r.created_at,
+                excerpt: r.excerpt,
+                permalink: r.permalink,
+                reactions: r.reactions,
+                comments: r.comments,
+                shares: r.shares,
+                link_clicks: r.link_clicks,
+                links_to_whatsapp: r.links_to_whatsapp,
+            },
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BudgetRow {
+    hour_window: DateTime<Utc>,
+    calls_made: i64,
+    max_calls: i64,
+    rate_limit_hits: i64,
+    peak_usage_pct: i64,
+}
+
+impl From<BudgetRow> for BudgetUsage {
+    fn from(r: BudgetRow) -> Self {
+        BudgetUsage {
+            hour_window: r.hour_window,
+            calls_made: r.calls_made,
+            max_calls: r.max_calls,
+            rate_limit_hits: r.rate_limit_hits,
+            peak_usage_pct: r.peak_usage_pct,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: i64,
+    kind: String,
+    status: String,
+    agent_id: Option<i64>,
+    requested_by: Option<String>,
+    total_agents: i64,
+    synced_agents: i64,
+    failed_agents: i64,
+    skipped_agents: i64,
+    api_calls: i64,
+    error_message: Option<String>,
+    paused_until: Option<DateTime<Utc>>,
+    lease_owner: Option<String>,
+    lease_expires_at: Option<DateTime<Utc>>,
+    fencing_token: i64,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+}
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(format!("{what} desconocido: {v}").into()))
+}
+
+impl TryFrom<JobRow> for SyncJob {
+    type Error = StoreError;
+
+    fn try_from(r: JobRow) -> Result<Self, StoreError> {
+        Ok(SyncJob {
+            id: r.id,
+            kind: JobKind::parse(&r.kind).ok_or_else(|| corrupt("tipo de trabajo", &r.kind))?,
+            status: JobStatus::parse(&r.status).ok_or_else(|| corrupt("estado de trabajo", &r.status))?,
+            agent_id: r.agent_id,
+            requested_by: r.requested_by,
+            total_agents: r.total_agents,
+            synced_agents: r.synced_agents,
+            failed_agents: r.failed_agents,
+            skipped_agents: r.skipped_agents,
+            api_calls: r.api_calls,
+            error_message: r.error_message,
+            paused_until: r.paused_until,
+            lease_owner: r.lease_owner,
+            lease_expires_at: r.lease_expires_at,
+            fencing_token: r.fencing_token,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ItemRow {
+    agent_id: i64,
+    status: String,
+    attempts: i64,
+    api_calls: i64,
+    error: Option<String>,
+    position: i64,
+}
+
+impl TryFrom<ItemRow> for JobItem {
+    type Error = StoreError;
+
+    fn try_from(r: ItemRow) -> Result<Self, StoreError> {
+        Ok(JobItem {
+            agent_id: r.agent_id,
+            status: ItemStatus::parse(&r.status).ok_or_else(|| corrupt("estado de agente", &r.status))?,
+            attempts: r.attempts,
+            api_calls: r.api_calls,
+            error: r.error,
+            position: r.position,
+        })
+    }
+}

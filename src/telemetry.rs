@@ -1,0 +1,38 @@
+//! Logging: human-readable by default, JSON with `log.format = "json"`.
+//!
+//! Identifiers are structured fields, never part of the message: `job_id`, `agent_id`, `command`,
+//! `alert`/`alert_id`. In JSON they sit at the top level of each line (flattened), so collectors can
+//! filter on them. What is never logged: tokens, e-mail bodies, the full text of chat messages.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::Config;
+
+pub fn init(config: &Config) {
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    // try_init: tests and embedded uses may already have a subscriber.
+    if config.log.format == "json" {
+        let _ = json_subscriber(filter, std::io::stderr).try_init();
+    } else {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+/// One JSON object per line with the event's fields at the top level.
+pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .finish()
+}
