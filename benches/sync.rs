@@ -1,0 +1,125 @@
+//! Sync engine benchmark (issue 4): bulk sync of 20, 100 and 1,000 sandbox agents with zero batch
+//! delay, daily sync (agents synced yesterday) and first-sync backfill, over HTTP on loopback into
+//! SQLite. Prints wall time, agents/s, API calls per agent and the process's peak memory.
+//!
+//! Run: `cargo bench --bench sync`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use pulso::crypto::{TokenCipher, generate_key_b64};
+use pulso::domain::{ConnectionStatus, Role};
+use pulso::facebook::{GraphClient, GraphConfig};
+use pulso::sandbox::{Sandbox, SandboxOptions};
+use pulso::store::{NewAgent, SqliteStore, Store};
+use pulso::sync::{GraphSource, SyncEngine, SyncEvent, SyncSettings, SystemClock};
+use secrecy::SecretString;
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn settings() -> SyncSettings {
+    SyncSettings {
+        batch_size: 10,
+        batch_delay: Duration::ZERO,
+        max_attempts: 3,
+        retry_base_delay: Duration::from_millis(1000),
+        bulk_min_interval: Duration::ZERO,
+        bulk_confirm_window: Duration::ZERO,
+        agent_min_interval: Duration::ZERO,
+        pause_threshold_pct: 90,
+        backfill_days: 180,
+        lookback_days: 3,
+        lease: Duration::from_secs(60),
+        hourly_budget: 1_000_000,
+        queue_poll: Duration::from_millis(100),
+        token_warning_days: 10,
+    }
+}
+
+async fn run(n: usize) {
+    let sandbox = Sandbox::new(SandboxOptions {
+        pages: 0,
+        ..Default::default()
+    });
+    let pages = sandbox.add_pages(n);
+    let (addr, _server) = sandbox.spawn_local().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sync.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, 5).await.unwrap());
+    store.migrate().await.unwrap();
+    let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
+    for p in &pages {
+        let new = NewAgent {
+            name: p.agent_name.clone(),
+            email: p.email.clone(),
+            role: Role::Agent,
+            facebook_page_id: Some(p.page_id.clone()),
+            instagram_account_id: None,
+        };
+        let (agent, _) = store.upsert_agent(&new, Utc::now()).await.unwrap();
+        let token = cipher.encrypt(agent.id, &SecretString::from(p.page_token.clone()));
+        store.set_agent_token(agent.id, &token, None, Utc::now()).await.unwrap();
+        store
+            .set_agent_status(agent.id, ConnectionStatus::Active, None, Utc::now())
+            .await
+            .unwrap();
+    }
+    let client = GraphClient::new(GraphConfig {
+        base_url: format!("http://{addr}"),
+        api_version: "v25.0".into(),
+        app_id: String::new(),
+        app_secret: None,
+        timeout: Duration::from_secs(20),
+    });
+    let engine = SyncEngine::new(
+        store.clone(),
+        Arc::new(GraphSource::new(client)),
+        cipher,
+        Arc::new(SystemClock),
+        settings(),
+        "America/Mexico_City".parse().unwrap(),
+    );
+    for label in ["backfill 180 d", "daily"] {
+        let mut events = engine.subscribe();
+        let started = Instant::now();
+        let job = engine.request_bulk("bench", true).await.unwrap();
+        let report = loop {
+            if let SyncEvent::Finished(r) = events.recv().await.unwrap()
+                && r.job_id == job.job_id
+            {
+                break r;
+            }
+        };
+        let wall = started.elapsed();
+        println!(
+            "{n:>5} agents  {label:<15} wall {:>8.2} s  {:>7.1} agents/s  {:.2} API calls/agent  synced {}  failed {}  peak RSS {:.0} MB",
+            wall.as_secs_f64(),
+            n as f64 / wall.as_secs_f64(),
+            report.api_calls as f64 / n as f64,
+            report.synced.len(),
+            report.failed.len(),
+            peak_rss_mb()
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    println!(
+        "pulso sync benchmark: sandbox on loopback, SQLite, batch delay 0 (targets: 1,000 agents < 20 s; 20 agents < 1 s)"
+    );
+    for n in [20, 100, 1000] {
+        run(n).await;
+    }
+}

@@ -1,0 +1,111 @@
+//! `/__sandbox/…`: the knobs over HTTP, for out-of-process tests and the command line.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Fault, Sandbox};
+
+pub(crate) fn routes() -> axum::Router<Sandbox> {
+    axum::Router::new()
+        .route("/__sandbox/pages", get(pages).post(add_page))
+        .route("/__sandbox/calls", get(calls))
+        .route("/__sandbox/calls/reset", post(reset_calls))
+        .route("/__sandbox/faults", get(faults).post(set_fault))
+        .route("/__sandbox/today", post(set_today))
+        .route("/__sandbox/limit", post(set_limit))
+        .route("/__sandbox/login", post(set_login))
+        .route("/__sandbox/user_token", post(user_token))
+}
+
+async fn pages(State(sb): State<Sandbox>) -> Json<Value> {
+    Json(json!({ "today": sb.today(), "pages": sb.seeded_pages() }))
+}
+
+#[derive(Deserialize)]
+struct NewPage {
+    #[serde(default)]
+    agent_name: String,
+}
+
+async fn add_page(State(sb): State<Sandbox>, Json(body): Json<NewPage>) -> Json<Value> {
+    Json(json!(sb.add_page(&body.agent_name)))
+}
+
+async fn calls(State(sb): State<Sandbox>) -> Json<Value> {
+    let by_page = sb.state().calls_by_page.clone();
+    Json(json!({ "total": sb.calls(), "by_page": by_page }))
+}
+
+async fn reset_calls(State(sb): State<Sandbox>) -> StatusCode {
+    sb.reset_calls();
+    StatusCode::NO_CONTENT
+}
+
+async fn faults(State(sb): State<Sandbox>) -> Json<Value> {
+    let faults = sb.state().faults.clone();
+    Json(json!(faults))
+}
+
+#[derive(Deserialize)]
+struct SetFault {
+    page_id: String,
+    fault: Fault,
+}
+
+async fn set_fault(State(sb): State<Sandbox>, Json(body): Json<SetFault>) -> StatusCode {
+    sb.set_fault(&body.page_id, body.fault);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct SetToday {
+    today: NaiveDate,
+}
+
+async fn set_today(State(sb): State<Sandbox>, Json(body): Json<SetToday>) -> StatusCode {
+    sb.set_today(body.today);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct SetLimit {
+    hourly_call_limit: Option<u32>,
+}
+
+async fn set_limit(State(sb): State<Sandbox>, Json(body): Json<SetLimit>) -> StatusCode {
+    sb.set_hourly_call_limit(body.hourly_call_limit);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct SetLogin {
+    #[serde(default)]
+    page_id: Option<String>,
+    #[serde(default)]
+    denied: bool,
+}
+
+async fn set_login(State(sb): State<Sandbox>, Json(body): Json<SetLogin>) -> StatusCode {
+    sb.set_login_page(body.page_id.as_deref());
+    sb.set_login_denied(body.denied);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct UserTokenFor {
+    #[serde(default)]
+    page_id: Option<String>,
+}
+
+async fn user_token(State(sb): State<Sandbox>, Json(body): Json<UserTokenFor>) -> Result<Json<Value>, StatusCode> {
+    let token = match body.page_id {
+        Some(p) => sb.issue_user_token(&p).ok_or(StatusCode::NOT_FOUND)?,
+        None => sb.issue_manager_token(),
+    };
+    Ok(Json(json!({ "access_token": token })))
+}

@@ -1,0 +1,255 @@
+//! One agent's sync: the fetch window, retries with backoff, what each kind of failure does to the
+//! agent, and the writes.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as Days, Utc};
+use rand::Rng;
+
+use super::Inner;
+use super::events::{AgentNotice, SyncEvent};
+use super::source::{FetchRequest, SourceError};
+use crate::domain::period::today_in;
+use crate::domain::{Agent, AgentId, ConnectionStatus};
+
+/// How one agent ended in this attempt at the job.
+pub(super) enum ItemResult {
+    Synced {
+        calls: u64,
+        attempts: u32,
+    },
+    Failed {
+        reason: String,
+        calls: u64,
+        attempts: u32,
+    },
+    Skipped {
+        reason: String,
+    },
+    /// The budget or Meta's rate limit stopped us: the item goes back to pending.
+    Paused {
+        until: DateTime<Utc>,
+        reason: String,
+    },
+}
+
+/// Syncs one agent with retries; returns the result and the highest usage % Meta reported.
+pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult, u32) {
+    let agent = match inner.store.agent(agent_id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return (
+                ItemResult::Skipped {
+                    reason: "el agente ya no existe".into(),
+                },
+                0,
+            );
+        }
+        Err(e) => {
+            tracing::error!(agent_id, error = %e, "no se pudo leer el agente");
+            return (
+                ItemResult::Failed {
+                    reason: "la base de datos no respondió".into(),
+                    calls: 0,
+                    attempts: 0,
+                },
+                0,
+            );
+        }
+    };
+    if !agent.is_syncable() {
+        let reason = format!("no conectado ({})", agent.status.label());
+        return (ItemResult::Skipped { reason }, 0);
+    }
+    let token = match inner.store.agent_token(agent.id).await {
+        Ok(Some(stored)) => match inner.cipher.decrypt(agent.id, &stored) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(agent_id = agent.id, error = %e, "token guardado ilegible");
+                let reason = "el token guardado no se pudo descifrar; hay que volver a conectar la página".to_string();
+                mark_disconnected(inner, &agent, ConnectionStatus::NeedsReconnection, &reason).await;
+                return (
+                    ItemResult::Failed {
+                        reason,
+                        calls: 0,
+                        attempts: 0,
+                    },
+                    0,
+                );
+            }
+        },
+        _ => {
+            return (
+                ItemResult::Skipped {
+                    reason: "sin token de Facebook".into(),
+                },
+                0,
+            );
+        }
+    };
+    let now = inner.clock.now();
+    let today = today_in(inner.tz, now);
+    let oldest = today - Days::days(inner.settings.backfill_days - 1);
+    let since = match agent.last_synced_at {
+        None => oldest,
+        Some(last) => (today_in(inner.tz, last) - Days::days(inner.settings.lookback_days)).max(oldest),
+    };
+    let request = FetchRequest {
+        page_id: agent.facebook_page_id.clone().unwrap_or_default(),
+        token,
+        since,
+        until: today,
+        tz: inner.tz,
+    };
+    let mut calls = 0;
+    let mut max_usage = 0;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let gate = inner.budget.gate();
+        let result = inner.source.fetch(&request, &gate).await;
+        calls += gate.calls();
+        max_usage = max_usage.max(gate.max_usage_pct());
+        if gate.max_usage_pct() > 0 {
+            let _ = inner.budget.record_usage_pct(gate.max_usage_pct()).await;
+        }
+        let error = match result {
+            Ok(data) => return (store_data(inner, &agent, data, calls, attempt).await, max_usage),
+            Err(e) => e,
+        };
+        tracing::info!(agent_id, attempt, error = %error, "fallo al sincronizar un agente");
+        match error {
+            SourceError::Retriable { reason } => {
+                if attempt >= inner.settings.max_attempts {
+                    return (
+                        ItemResult::Failed {
+                            reason: format!("{reason} (tras {attempt} intentos)"),
+                            calls,
+                            attempts: attempt,
+                        },
+                        max_usage,
+                    );
+                }
+                inner
+                    .clock
+                    .sleep(backoff(inner.settings.retry_base_delay, attempt))
+                    .await;
+            }
+            SourceError::BudgetExhausted { resume_at } => {
+                let reason = "presupuesto de llamadas de la hora agotado".to_string();
+                return (
+                    ItemResult::Paused {
+                        until: resume_at,
+                        reason,
+                    },
+                    max_usage,
+                );
+            }
+            SourceError::RateLimited { reason, resume_after } => {
+                let _ = inner.budget.record_rate_limit_hit().await;
+                let until = match resume_after {
+                    Some(d) if !d.is_zero() => inner.clock.now() + d,
+                    _ => inner.budget.next_window(),
+                };
+                return (ItemResult::Paused { until, reason }, max_usage);
+            }
+            SourceError::TokenInvalid { reason } | SourceError::NotFound { reason } => {
+                mark_disconnected(inner, &agent, ConnectionStatus::Disconnected, &reason).await;
+                return (
+                    ItemResult::Failed {
+                        reason,
+                        calls,
+                        attempts: attempt,
+                    },
+                    max_usage,
+                );
+            }
+            SourceError::Permission { reason } => {
+                mark_disconnected(inner, &agent, ConnectionStatus::NeedsReconnection, &reason).await;
+                return (
+                    ItemResult::Failed {
+                        reason,
+                        calls,
+                        attempts: attempt,
+                    },
+                    max_usage,
+                );
+            }
+            SourceError::Configuration { reason } => {
+                return (
+                    ItemResult::Failed {
+                        reason: format!("error de configuración de pulso: {reason}"),
+                        calls,
+                        attempts: attempt,
+                    },
+                    max_usage,
+                );
+            }
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s… from the configured base, plus up to 10 % jitter so replicas do not retry in step.
+pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
+    let delay = base.saturating_mul(1 << (attempt - 1).min(16));
+    let jitter = rand::rng().random_range(0.0..0.1);
+    delay + delay.mul_f64(jitter)
+}
+
+async fn store_data(
+    inner: &Inner,
+    agent: &Agent,
+    data: super::source::AgentData,
+    calls: u64,
+    attempts: u32,
+) -> ItemResult {
+    let now = inner.clock.now();
+    let written = async {
+        inner.store.upsert_daily_metrics(agent.id, &data.days, now).await?;
+        inner.store.upsert_posts(agent.id, &data.posts, now).await?;
+        inner.store.mark_agent_synced(agent.id, now).await
+    }
+    .await;
+    if let Err(e) = written {
+        tracing::error!(agent_id = agent.id, error = %e, "no se pudieron guardar los datos del agente");
+        return ItemResult::Failed {
+            reason: "no se pudieron guardar los datos (la base de datos no respondió)".into(),
+            calls,
+            attempts,
+        };
+    }
+    if let Some(expires_at) = agent.token_expires_at {
+        let days_left = (expires_at - now).num_days();
+        if days_left <= inner.settings.token_warning_days
+            && inner
+                .store
+                .mark_token_reminder_sent(agent.id, now)
+                .await
+                .unwrap_or(false)
+        {
+            let _ = inner.events.send(SyncEvent::Notice {
+                agent_id: agent.id,
+                name: agent.name.clone(),
+                notice: AgentNotice::TokenExpiring { expires_at, days_left },
+            });
+        }
+    }
+    ItemResult::Synced { calls, attempts }
+}
+
+async fn mark_disconnected(inner: &Inner, agent: &Agent, status: ConnectionStatus, reason: &str) {
+    if let Err(e) = inner
+        .store
+        .set_agent_status(agent.id, status, Some(reason), inner.clock.now())
+        .await
+    {
+        tracing::error!(agent_id = agent.id, error = %e, "no se pudo marcar al agente como desconectado");
+    }
+    let _ = inner.events.send(SyncEvent::Notice {
+        agent_id: agent.id,
+        name: agent.name.clone(),
+        notice: AgentNotice::Disconnected {
+            reason: reason.to_string(),
+        },
+    });
+}

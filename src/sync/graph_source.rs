@@ -1,0 +1,80 @@
+//! The production page source: the Graph API client, metered by the engine's budget gate.
+
+use async_trait::async_trait;
+
+use super::budget::BudgetGate;
+use super::source::{AgentData, FetchRequest, PageSource, SourceError};
+use crate::facebook::{CallGate, FetchError, GateClosed, GraphClient};
+
+pub struct GraphSource {
+    client: GraphClient,
+}
+
+impl GraphSource {
+    pub fn new(client: GraphClient) -> Self {
+        Self { client }
+    }
+}
+
+/// Lets the client ask the engine's gate before each request.
+struct Metered<'a>(&'a BudgetGate);
+
+impl CallGate for Metered<'_> {
+    async fn before_call(&self) -> Result<(), GateClosed> {
+        self.0.before_call().await.map_err(|e| match e {
+            SourceError::BudgetExhausted { resume_at } => GateClosed {
+                resume_at: Some(resume_at),
+                reason: "presupuesto de llamadas de la hora agotado".into(),
+            },
+            other => GateClosed {
+                resume_at: None,
+                reason: other.to_string(),
+            },
+        })
+    }
+
+    fn observe_usage(&self, pct: u32) {
+        self.0.observe_usage(pct);
+    }
+}
+
+#[async_trait]
+impl PageSource for GraphSource {
+    async fn fetch(&self, req: &FetchRequest, gate: &BudgetGate) -> Result<AgentData, SourceError> {
+        let fetched = self
+            .client
+            .fetch_agent(&req.page_id, &req.token, req.since, req.until, req.tz, &Metered(gate))
+            .await;
+        match fetched {
+            Ok(f) => Ok(AgentData {
+                days: f.days,
+                posts: f.posts,
+                calls: f.calls,
+                max_usage_pct: f.max_usage_pct,
+            }),
+            Err(e) => {
+                if let Some(trace) = e.fbtrace_id() {
+                    tracing::info!(fbtrace_id = trace, error = %e, "Graph API error");
+                }
+                Err(classify(e))
+            }
+        }
+    }
+}
+
+fn classify(e: FetchError) -> SourceError {
+    let reason = e.user_reason();
+    match e {
+        FetchError::Retriable { .. } | FetchError::BadResponse { .. } => SourceError::Retriable { reason },
+        FetchError::RateLimited { resume_after, .. } => SourceError::RateLimited { reason, resume_after },
+        FetchError::TokenInvalid { .. } => SourceError::TokenInvalid { reason },
+        FetchError::Permission { .. } => SourceError::Permission { reason },
+        FetchError::NotFound { .. } => SourceError::NotFound { reason },
+        FetchError::Configuration { .. } => SourceError::Configuration { reason },
+        FetchError::Gate(GateClosed {
+            resume_at: Some(resume_at),
+            ..
+        }) => SourceError::BudgetExhausted { resume_at },
+        FetchError::Gate(GateClosed { reason, .. }) => SourceError::Retriable { reason },
+    }
+}

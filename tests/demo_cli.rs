@@ -1,0 +1,67 @@
+//! The README's first command, run as a new user would: the real `pulso` binary, `pulso demo`
+//! reading a script from a pipe in an empty folder.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn demo(dir: &std::path::Path, script: &str) -> (String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pulso"))
+        .arg("demo")
+        .current_dir(dir)
+        .env_remove("PULSO__DATABASE__URL")
+        .env_remove("PULSO__SECURITY__TOKEN_KEY")
+        .env_remove("PULSO__TELEGRAM__TOKEN")
+        .env_remove("PULSO__DISCORD__TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn the_demo_syncs_answers_and_keeps_its_data_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = demo(
+        dir.path(),
+        "/actualizar\n/ranking mes\n/metricas José semana\n/exportar semana\n/hola\n",
+    );
+    assert!(out.contains("Sincronizados: 18/20"), "{out}");
+    assert!(out.contains("Renée Montaño: la página ya no existe"), "{out}");
+    assert!(out.contains("🏆 Ranking · Último mes"), "{out}");
+    assert!(out.contains("📊 José Núñez · Última semana"), "{out}");
+    assert!(out.contains("Última actualización: hace un momento"), "{out}");
+    assert!(out.contains("No conozco el comando /hola"), "{out}");
+    assert!(!out.contains("panicked") && !err.contains("panicked"), "{err}");
+    let png = std::fs::read(dir.path().join("data/salida/001_ranking_mes.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let csv = std::fs::read_dir(dir.path().join("data/salida"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "csv"))
+        .expect("a CSV export");
+    let csv = std::fs::read(csv.path()).unwrap();
+    assert!(csv.starts_with("\u{feff}agente,fecha".as_bytes()));
+    // The key file is private and tokens are never printed.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("data/demo-token.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(!out.contains("EAAP") && !err.contains("EAAP"), "a token was printed");
+
+    // Second run in the same folder: same agents, data kept, the hourly throttle remembered.
+    let (again, _) = demo(dir.path(), "/actualizar\n/agentes\n");
+    assert!(again.contains("Podrás volver a actualizar en"), "{again}");
+    assert!(again.contains("👥 Agentes (20)"), "{again}");
+}
