@@ -1,0 +1,323 @@
+//! Files people download: the CSV export of daily metrics (`/exportar`) and the top-posts list.
+//!
+//! The CSV is meant for spreadsheets: UTF-8 with a BOM (so Excel reads the accents), a Spanish
+//! header, ISO dates, plain integers and the engagement rate as a decimal with a dot. Agent names
+//! that a spreadsheet would run as a formula are neutralised with a leading `'`, which
+//! [`parse_metrics_csv`] removes again.
+
+use chrono::NaiveDate;
+
+use crate::charts::fmt_int;
+use crate::domain::{DailyMetrics, Post};
+
+/// The exact header line of the export.
+pub const HEADER: [&str; 13] = [
+    "agente",
+    "fecha",
+    "seguidores",
+    "vistas",
+    "alcance",
+    "usuarios_interactuando",
+    "publicaciones",
+    "reacciones",
+    "comentarios",
+    "compartidos",
+    "clics_enlace",
+    "clics_whatsapp",
+    "tasa_interaccion",
+];
+
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+/// One agent's metrics for one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRow {
+    pub agent_name: String,
+    pub metrics: DailyMetrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("la cabecera del CSV no es la esperada: «{found}»")]
+    Header { found: String },
+    /// `row` counts like a spreadsheet does: the header is row 1, the first data row is row 2.
+    #[error("fila {row}: {message}")]
+    Row { row: usize, message: String },
+    #[error("CSV ilegible: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// First characters that make a spreadsheet treat a cell as a formula (OWASP "CSV injection"),
+/// plus the quote itself, so that un-neutralising is unambiguous.
+fn needs_guard(s: &str) -> bool {
+    matches!(s.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\''))
+}
+
+fn guard(s: &str) -> String {
+    if needs_guard(s) { format!("'{s}") } else { s.to_string() }
+}
+
+fn unguard(s: &str) -> &str {
+    s.strip_prefix('\'').unwrap_or(s)
+}
+
+/// A rate as the shortest decimal that reads back to the same number ("0.0423"); never exponent
+/// notation, never a comma.
+fn fmt_rate(rate: f64) -> String {
+    if rate.is_finite() {
+        format!("{rate}")
+    } else {
+        "0".to_string()
+    }
+}
+
+/// The CSV file: BOM, header, then one row per agent per day, in the order given.
+pub fn metrics_csv(rows: &[ExportRow]) -> Vec<u8> {
+    let mut out = BOM.to_vec();
+    {
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(&mut out);
+        // Writing to a Vec cannot fail: the only csv errors are I/O errors of the sink.
+        w.write_record(HEADER).expect("CSV to memory");
+        for row in rows {
+            let m = &row.metrics;
+            let ints = [
+                m.followers,
+                m.impressions,
+                m.reach,
+                m.engaged_users,
+                m.posts,
+                m.reactions,
+                m.comments,
+                m.shares,
+                m.link_clicks,
+                m.whatsapp_clicks,
+            ];
+            let mut record = Vec::with_capacity(HEADER.len());
+            record.push(guard(&row.agent_name));
+            record.push(m.date.format("%Y-%m-%d").to_string());
+            record.extend(ints.iter().map(i64::to_string));
+            record.push(fmt_rate(m.engagement_rate));
+            w.write_record(&record).expect("CSV to memory");
+        }
+        w.flush().expect("CSV to memory");
+    }
+    out
+}
+
+/// Reads a file written by [`metrics_csv`] (BOM optional) back into rows.
+pub fn parse_metrics_csv(bytes: &[u8]) -> Result<Vec<ExportRow>, ExportError> {
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let header = r.headers()?;
+    if header.iter().ne(HEADER) {
+        return Err(ExportError::Header {
+            found: header.iter().collect::<Vec<_>>().join(","),
+        });
+    }
+    let mut rows = Vec::new();
+    for (i, record) in r.records().enumerate() {
+        let record = record?;
+        let err = |message: String| ExportError::Row { row: i + 2, message };
+        if record.len() != HEADER.len() {
+            return Err(err(format!(
+                "se esperaban {} columnas y hay {}",
+                HEADER.len(),
+                record.len()
+            )));
+        }
+        let int = |i: usize| -> Result<i64, ExportError> {
+            record[i]
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| err(format!("«{}» no es un número entero ({})", &record[i], HEADER[i])))
+        };
+        let date = NaiveDate::parse_from_str(record[1].trim(), "%Y-%m-%d")
+            .map_err(|_| err(format!("«{}» no es una fecha AAAA-MM-DD", &record[1])))?;
+        let engagement_rate = record[12]
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite())
+            .ok_or_else(|| err(format!("«{}» no es una tasa decimal", &record[12])))?;
+        rows.push(ExportRow {
+            agent_name: unguard(&record[0]).to_string(),
+            metrics: DailyMetrics {
+                date,
+                followers: int(2)?,
+                impressions: int(3)?,
+                reach: int(4)?,
+                engaged_users: int(5)?,
+                posts: int(6)?,
+                reactions: int(7)?,
+                comments: int(8)?,
+                shares: int(9)?,
+                link_clicks: int(10)?,
+                whatsapp_clicks: int(11)?,
+                engagement_rate,
+            },
+        });
+    }
+    Ok(rows)
+}
+
+/// The `n` posts with the most interactions (reactions + comments + shares); ties go to the newer post.
+pub fn top_posts(posts: &[Post], n: usize) -> Vec<&Post> {
+    let mut sorted: Vec<&Post> = posts.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.engagement()
+            .cmp(&a.engagement())
+            .then_with(|| b.created_at.cmp(&a.created_at))
+            .then_with(|| a.post_id.cmp(&b.post_id))
+    });
+    sorted.truncate(n);
+    sorted
+}
+
+/// Characters of a post excerpt shown in the list.
+const EXCERPT_CHARS: usize = 40;
+
+/// A post excerpt made safe for a plain-text chat message: one line, no control or bidi-override
+/// characters (which could fake lines or reverse text), mentions defused (a zero-width space after
+/// `@` keeps "@everyone" or "<@123>" from pinging on Discord), cut to [`EXCERPT_CHARS`] with "…".
+fn chat_safe_excerpt(s: &str) -> String {
+    let one_line: String = s
+        .chars()
+        .filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cut: String = one_line.chars().take(EXCERPT_CHARS).collect();
+    if one_line.chars().count() > EXCERPT_CHARS {
+        cut = cut.trim_end().to_string() + "…";
+    }
+    cut.replace('@', "@\u{200b}")
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{} {}", fmt_int(n), if n == 1 { one } else { many })
+}
+
+/// "1. 12/11 · «Casa en venta en…» · 34 interacciones · 5 clics", one line per post, numbered in
+/// the given order. Dates are the post's UTC calendar day.
+pub fn top_posts_text(posts: &[&Post]) -> String {
+    if posts.is_empty() {
+        return "Sin publicaciones en este periodo".to_string();
+    }
+    posts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let excerpt = chat_safe_excerpt(&p.excerpt);
+            let excerpt = if excerpt.is_empty() {
+                "(sin texto)".to_string()
+            } else {
+                format!("«{excerpt}»")
+            };
+            format!(
+                "{}. {} · {} · {} · {}",
+                i + 1,
+                p.created_at.format("%d/%m"),
+                excerpt,
+                plural(p.engagement(), "interacción", "interacciones"),
+                plural(p.link_clicks, "clic", "clics"),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn post(id: &str, day: u32, reactions: i64, excerpt: &str) -> Post {
+        Post {
+            post_id: id.to_string(),
+            created_at: DateTime::<Utc>::from_naive_utc_and_offset(
+                NaiveDate::from_ymd_opt(2026, 11, day)
+                    .unwrap()
+                    .and_hms_opt(15, 0, 0)
+                    .unwrap(),
+                Utc,
+            ),
+            excerpt: excerpt.to_string(),
+            permalink: None,
+            reactions,
+            comments: 0,
+            shares: 0,
+            link_clicks: 5,
+            links_to_whatsapp: false,
+        }
+    }
+
+    #[test]
+    fn guard_round_trips_every_trigger() {
+        for name in ["=1+1", "+34 600", "-x", "@SUM(A1)", "\tx", "'quoted", "''", "Ana", ""] {
+            assert_eq!(unguard(&guard(name)), name);
+        }
+        assert_eq!(guard("=HYPERLINK()"), "'=HYPERLINK()");
+        assert_eq!(guard("José"), "José");
+    }
+
+    #[test]
+    fn rates_use_a_dot_and_no_exponent() {
+        assert_eq!(fmt_rate(0.0423), "0.0423");
+        assert_eq!(fmt_rate(0.0), "0");
+        assert_eq!(fmt_rate(1e-7), "0.0000001");
+        assert_eq!(fmt_rate(f64::NAN), "0");
+    }
+
+    #[test]
+    fn top_posts_by_engagement_then_newest() {
+        let posts = [
+            post("a", 1, 10, "a"),
+            post("b", 3, 30, "b"),
+            post("c", 2, 10, "c"),
+            post("d", 4, 5, "d"),
+        ];
+        let ids: Vec<&str> = top_posts(&posts, 3).iter().map(|p| p.post_id.as_str()).collect();
+        assert_eq!(ids, ["b", "c", "a"]);
+        assert!(top_posts(&posts, 0).is_empty());
+        assert_eq!(top_posts(&[], 5).len(), 0);
+    }
+
+    #[test]
+    fn top_posts_text_in_spanish() {
+        let p = Post {
+            comments: 3,
+            shares: 1,
+            ..post(
+                "x",
+                12,
+                30,
+                "Casa en venta en Polanco con jardín y alberca, 3 recámaras",
+            )
+        };
+        let one = Post {
+            link_clicks: 1,
+            ..post("y", 2, 1, "")
+        };
+        let text = top_posts_text(&[&p, &one]);
+        assert_eq!(
+            text,
+            "1. 12/11 · «Casa en venta en Polanco con jardín y al…» · 34 interacciones · 5 clics\n\
+             2. 02/11 · (sin texto) · 1 interacción · 1 clic"
+        );
+        assert_eq!(top_posts_text(&[]), "Sin publicaciones en este periodo");
+    }
+
+    #[test]
+    fn excerpts_cannot_fake_lines_or_ping_everyone() {
+        let p = post("x", 1, 1, "hola\n2. falso\u{202e}txet @everyone");
+        let text = top_posts_text(&[&p]);
+        assert_eq!(text.lines().count(), 1);
+        assert!(!text.contains('\u{202e}'));
+        assert!(!text.contains("@everyone"));
+        assert!(text.contains("@\u{200b}everyone"));
+    }
+}
