@@ -1,0 +1,313 @@
+//! Data commands: KPI cards, ranking, team summary, CSV export. Each reads only within the
+//! [`Scope`] that `permissions::access` granted.
+
+use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
+
+use super::core::{ChatCore, Fail, Reply, Visibility};
+use super::permissions::Scope;
+use super::replies::{self, kpi_line, score};
+use super::text::{bold, plain};
+use crate::charts::{self, RankingChart, TeamChart, TrendChart};
+use crate::domain::freshness::footer;
+use crate::domain::{Agent, Freshness, Period, find_by_name, kpi_lines};
+use crate::export::{ExportRow, metrics_csv, top_posts_text};
+use crate::ports::Attachment;
+
+/// Agents listed in the admin's text ranking.
+const RANKING_LINES: usize = 10;
+
+fn png(file_name: String, png: charts::Png) -> Attachment {
+    Attachment {
+        file_name,
+        mime: "image/png",
+        bytes: png.0,
+    }
+}
+
+/// The most recent sync of any agent: the freshness of a team view.
+pub(crate) fn team_last_sync(agents: &[Agent]) -> Option<DateTime<Utc>> {
+    agents.iter().filter_map(|a| a.last_synced_at).max()
+}
+
+/// File-name-safe form of a name: ASCII letters and digits, `_` for the rest.
+fn slug(s: &str) -> String {
+    crate::domain::name_key(s)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(40)
+        .collect()
+}
+
+impl ChatCore {
+    pub(crate) fn day_start_utc(&self, day: NaiveDate) -> DateTime<Utc> {
+        let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+        self.inner
+            .tz
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+    }
+
+    /// `/mis_metricas` (scope = own agent) and `/metricas <agente>` (scope = everyone).
+    pub(crate) async fn card(
+        &self,
+        scope: &Scope,
+        name: Option<&str>,
+        period: Period,
+        chart: bool,
+    ) -> Result<Reply, Fail> {
+        let agent = match (scope, name) {
+            (Scope::Own(agent), _) => agent.clone(),
+            (Scope::Everyone, Some(name)) => {
+                let agents = self.inner.store.agents().await?;
+                match find_by_name(&agents, name) {
+                    Ok(a) => a.clone(),
+                    Err(e) => {
+                        return Err(Fail::User(format!(
+                            "{}. Uso: /metricas <agente> [periodo]. Escribe /agentes para ver los nombres.",
+                            capitalize(&plain(&e.to_string()))
+                        )));
+                    }
+                }
+            }
+            _ => return Err(Fail::User("Indica el agente: /metricas <agente> [periodo]".into())),
+        };
+        let now = self.now();
+        let card = self.inner.queries.agent_card(&agent, period, now).await?;
+        let mut text = replies::card_text(&card, now);
+        let attachment = if chart {
+            let current = self.inner.store.daily_metrics(agent.id, card.range).await?;
+            let previous = self.inner.store.daily_metrics(agent.id, card.range.previous()).await?;
+            let title = format!("{} · {}", plain(&agent.name), period.label());
+            let range = card.range;
+            let rendered = charts::render_off_runtime(move || {
+                charts::trend_png(&TrendChart {
+                    title: &title,
+                    range,
+                    current: &current,
+                    previous: &previous,
+                })
+            })
+            .await;
+            match rendered {
+                Ok(p) => Some(png(
+                    format!("tendencia_{}_{}.png", slug(&agent.name), period.keyword()),
+                    p,
+                )),
+                Err(e) => {
+                    tracing::error!(error = %e, "no se pudo dibujar la tendencia");
+                    text.push_str("\n(No pude dibujar la gráfica esta vez.)");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Reply {
+            text,
+            attachment,
+            visibility: Visibility::Private,
+            progress: None,
+        })
+    }
+
+    /// `/ranking`: admins get the chart and the top list; an agent gets only their own position.
+    pub(crate) async fn ranking(&self, scope: &Scope, period: Period) -> Result<Reply, Fail> {
+        let now = self.now();
+        let view = self.inner.queries.team_view(period, now).await?;
+        let range_label = view.range.label();
+        let foot = footer(team_last_sync(&view.agents), now);
+        match scope {
+            Scope::Own(agent) => {
+                let title = format!("Tu posición · {}", period.label());
+                let text = match view.ranked.iter().find(|r| r.agent_id == agent.id) {
+                    Some(me) => {
+                        replies::own_position_text(&title, &range_label, me.position, view.ranked.len(), me.score)
+                    }
+                    None => format!("🏆 {}\nTodavía no apareces en el ranking.", bold(&title)),
+                };
+                // The agent's own freshness, not the team's.
+                let foot = footer(agent.last_synced_at, now);
+                Ok(Reply::text(format!("{text}\n{foot}"), Visibility::Private))
+            }
+            _ => {
+                let title = format!("Ranking · {}", period.label());
+                let text = replies::ranking_text(&title, &range_label, &view.ranked, view.average_score, RANKING_LINES);
+                let age = team_last_sync(&view.agents).map(|t| crate::domain::hace(t, now));
+                let chart_view = view.clone();
+                let chart_title = title.clone();
+                let rendered = charts::render_off_runtime(move || {
+                    charts::ranking_png(&RankingChart {
+                        title: &chart_title,
+                        range: chart_view.range,
+                        ranked: &chart_view.ranked,
+                        highlight: None,
+                        data_age: age,
+                    })
+                })
+                .await;
+                let attachment = match rendered {
+                    Ok(p) => Some(png(format!("ranking_{}.png", period.keyword()), p)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "no se pudo dibujar el ranking");
+                        None
+                    }
+                };
+                Ok(Reply {
+                    text: format!("{text}\n{foot}"),
+                    attachment,
+                    visibility: Visibility::Public,
+                    progress: None,
+                })
+            }
+        }
+    }
+
+    /// `/resumen` (admins): team totals with Δ%, top performers, stale or failing agents, top posts,
+    /// and the team chart.
+    pub(crate) async fn resumen(&self, period: Period) -> Result<Reply, Fail> {
+        let now = self.now();
+        let view = self.inner.queries.team_view(period, now).await?;
+        let previous = self.inner.queries.team_totals(view.range.previous()).await?;
+        let mut out = vec![
+            format!("📋 {}", bold(&format!("Resumen del equipo · {}", period.label()))),
+            format!(
+                "{} · comparado con {}",
+                view.range.label(),
+                view.range.previous().label()
+            ),
+            format!(
+                "Agentes con datos: {} de {}",
+                view.team.agents_with_data, view.team.agents
+            ),
+        ];
+        out.extend(kpi_lines(&view.team.totals, &previous.totals).iter().map(kpi_line));
+        out.push(String::new());
+        out.push(bold("🏅 Mejores agentes"));
+        let top: Vec<_> = view.ranked.iter().filter(|r| r.totals.has_data()).take(3).collect();
+        if top.is_empty() {
+            out.push("Nadie tiene datos en este periodo.".into());
+        }
+        for r in top {
+            out.push(format!("{}. {} — {}", r.position, plain(&r.name), score(r.score)));
+        }
+        let stale: Vec<&Agent> = view
+            .agents
+            .iter()
+            .filter(|a| a.is_syncable() && Freshness::of(a.last_synced_at, now).is_older_than_48h())
+            .collect();
+        let failing: Vec<&Agent> = view.agents.iter().filter(|a| !a.is_syncable()).collect();
+        out.push(String::new());
+        if stale.is_empty() && failing.is_empty() {
+            out.push("✅ Todos los agentes tienen datos recientes.".into());
+        }
+        if !stale.is_empty() {
+            out.push(bold(&format!("⚠️ Datos con más de 48 h ({})", stale.len())));
+            out.extend(
+                stale
+                    .iter()
+                    .map(|a| replies::freshness_line(&a.name, a.last_synced_at, now)),
+            );
+        }
+        if !failing.is_empty() {
+            out.push(bold(&format!("❌ Sin conexión o con errores ({})", failing.len())));
+            out.extend(failing.iter().map(|a| {
+                let reason = a
+                    .status_reason
+                    .as_deref()
+                    .map(|r| format!(": {}", plain(r)))
+                    .unwrap_or_default();
+                format!("{} · {}{reason}", a.status.label(), plain(&a.name))
+            }));
+        }
+        let from = self.day_start_utc(view.range.from);
+        let to = self.day_start_utc(view.range.to + Days::days(1));
+        let posts = self.inner.store.top_posts(None, from, to, 5).await?;
+        out.push(String::new());
+        out.push(bold("📝 Publicaciones destacadas"));
+        let posts: Vec<_> = posts.into_iter().map(|p| p.post).collect();
+        out.push(top_posts_text(&posts.iter().collect::<Vec<_>>()));
+        out.push(footer(team_last_sync(&view.agents), now));
+
+        let daily = self.inner.store.team_daily(view.range).await?;
+        let title = format!("Equipo · {}", period.label());
+        let range = view.range;
+        let attachment = match charts::render_off_runtime(move || {
+            charts::team_png(&TeamChart {
+                title: &title,
+                range,
+                daily: &daily,
+            })
+        })
+        .await
+        {
+            Ok(p) => Some(png(format!("equipo_{}.png", period.keyword()), p)),
+            Err(e) => {
+                tracing::error!(error = %e, "no se pudo dibujar el resumen");
+                None
+            }
+        };
+        Ok(Reply {
+            text: out.join("\n"),
+            attachment,
+            visibility: Visibility::Public,
+            progress: None,
+        })
+    }
+
+    /// `/exportar`: a CSV of daily rows, everyone's for admins, the caller's own for agents.
+    pub(crate) async fn exportar(&self, scope: &Scope, period: Period) -> Result<Reply, Fail> {
+        let now = self.now();
+        let range = self.inner.queries.range(period, now);
+        let agents = match scope {
+            Scope::Own(agent) => vec![agent.clone()],
+            _ => self.inner.store.agents().await?,
+        };
+        let mut rows = Vec::new();
+        for agent in &agents {
+            for metrics in self.inner.store.daily_metrics(agent.id, range).await? {
+                rows.push(ExportRow {
+                    agent_name: agent.name.clone(),
+                    metrics,
+                });
+            }
+        }
+        let who = match scope {
+            Scope::Own(agent) => slug(&agent.name),
+            _ => "equipo".into(),
+        };
+        let file_name = format!("pulso_{who}_{}_{}_{}.csv", period.keyword(), range.from, range.to);
+        let last = match scope {
+            Scope::Own(agent) => agent.last_synced_at,
+            _ => team_last_sync(&agents),
+        };
+        let text = format!(
+            "📎 {}\n{} · {} filas de {} {}\n{}",
+            bold(&format!("Exportación · {}", period.label())),
+            range.label(),
+            rows.len(),
+            agents.len(),
+            if agents.len() == 1 { "agente" } else { "agentes" },
+            footer(last, now)
+        );
+        Ok(Reply {
+            text,
+            attachment: Some(Attachment {
+                file_name,
+                mime: "text/csv",
+                bytes: metrics_csv(&rows),
+            }),
+            visibility: Visibility::Private,
+            progress: None,
+        })
+    }
+}
+
+pub(crate) fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}

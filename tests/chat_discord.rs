@@ -1,0 +1,174 @@
+//! The Discord adapter through serenity's real HTTP client against a fake REST API: deferred and
+//! ephemeral answers, attachments, progress edits, rate limits, team channel and DMs.
+
+mod chat_support;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_support::fake_discord::{self, FakeDiscord, interaction};
+use chat_support::*;
+use pulso::chat::DiscordChat;
+use pulso::chat::discord::build_http;
+use pulso::ports::OutMessage;
+use secrecy::SecretString;
+use serde_json::json;
+
+async fn start(office: &Office, debounce: Duration) -> (FakeDiscord, DiscordChat) {
+    let fake = FakeDiscord::start().await;
+    let config = config("http://127.0.0.1:9", &fake.url);
+    let http = Arc::new(build_http(
+        &config,
+        &SecretString::from(fake_discord::TOKEN),
+        Some(fake_discord::APP_ID),
+    ));
+    let chat = DiscordChat::new(office.core.clone(), &config, http, Some(debounce));
+    (fake, chat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_are_registered_with_their_options() {
+    let office = office(1, 1, 0, Duration::ZERO).await;
+    let (fake, chat) = start(&office, Duration::from_millis(50)).await;
+    chat.register_commands().await.unwrap();
+    let commands = fake.commands();
+    let metricas = commands.iter().find(|c| c["name"] == "metricas").unwrap();
+    let options: Vec<_> = metricas["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].clone())
+        .collect();
+    assert_eq!(options, [json!("agente"), json!("periodo"), json!("grafico")]);
+    assert_eq!(metricas["options"][0]["required"], json!(true));
+    let periodo = &metricas["options"][1];
+    assert_eq!(periodo["choices"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_answers_are_ephemeral_and_charts_are_attached() {
+    let office = office(3, 30, 2, Duration::ZERO).await;
+    let (fake, chat) = start(&office, Duration::from_millis(50)).await;
+    // An agent's card in the guild: deferred ephemerally, then edited with the card.
+    chat.handle_interaction(interaction(
+        1,
+        3000,
+        Some(&[]),
+        "mis_metricas",
+        &[("grafico", json!(true))],
+    ))
+    .await;
+    // The admin's ranking: public, with the PNG; the first edit is rate limited and retried.
+    fake.rate_limit_next("@original", 1);
+    chat.handle_interaction(interaction(
+        2,
+        3999,
+        Some(&[ADMIN_ROLE]),
+        "ranking",
+        &[("periodo", json!("semana"))],
+    ))
+    .await;
+    // Not linked, in a DM.
+    chat.handle_interaction(interaction(3, 4444, None, "mis_metricas", &[]))
+        .await;
+    let calls = fake.calls();
+    let of = |token: &str| calls.iter().filter(|c| c.target == token).cloned().collect::<Vec<_>>();
+    let card = of("tok1");
+    assert_eq!(card[0].kind, Some(5));
+    assert_eq!(card[0].flags & 64, 64);
+    let edit = card.iter().find(|c| c.path.ends_with("@original")).unwrap();
+    let content = edit.content.clone().unwrap();
+    assert!(content.contains("**Ana García · Última semana**"), "{content}");
+    assert_eq!(edit.files.len(), 1);
+    assert!(edit.files[0].0.starts_with("tendencia_ana_garcia"));
+    assert!(edit.files[0].1.starts_with(b"\x89PNG"));
+
+    let ranking = of("tok2");
+    assert_eq!(ranking[0].flags & 64, 0, "public");
+    let edits: Vec<_> = ranking.iter().filter(|c| c.path.ends_with("@original")).collect();
+    assert_eq!(edits.len(), 2);
+    assert_eq!(edits[0].status, 429);
+    assert_eq!(edits[1].status, 200);
+    assert_eq!(edits[1].files[0].0, "ranking_semana.png");
+
+    let stranger = of("tok3");
+    let text = stranger
+        .iter()
+        .find(|c| c.path.ends_with("@original"))
+        .unwrap()
+        .content
+        .clone()
+        .unwrap();
+    assert!(text.contains("/vincular"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_is_followed_by_editing_the_deferred_response() {
+    let mut s = settings();
+    s.batch_size = 2;
+    let office = office_with(8, 5, 0, Duration::from_millis(150), s).await;
+    let debounce = Duration::from_millis(200);
+    let (fake, chat) = start(&office, debounce).await;
+    chat.handle_interaction(interaction(9, 3999, Some(&[ADMIN_ROLE]), "actualizar", &[]))
+        .await;
+    let edits: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.target == "tok9" && c.path.ends_with("@original"))
+        .collect();
+    assert!(edits.len() >= 3, "{edits:#?}");
+    assert!(
+        edits[0]
+            .content
+            .as_deref()
+            .unwrap()
+            .contains("Sincronizando 0/8 agentes")
+    );
+    let last = edits.last().unwrap().content.clone().unwrap();
+    assert!(last.contains("Datos actualizados exitosamente"), "{last}");
+    assert!(last.contains("Sincronizados: 8/8"), "{last}");
+    for pair in edits[1..].windows(2) {
+        assert!(pair[1].at.duration_since(pair[0].at) + Duration::from_millis(5) >= debounce);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_posts_to_the_team_channel_and_dms_linked_agents() {
+    let office = office(3, 5, 1, Duration::ZERO).await;
+    let (fake, chat) = start(&office, Duration::from_millis(50)).await;
+    let outbox = chat.outbox();
+    fake.rate_limit_next("channels/777", 1);
+    outbox
+        .to_team(&OutMessage::text("🚨 *Alerta* de prueba"))
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox
+            .to_agent(office.agents[0], &OutMessage::text("hola"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        outbox
+            .to_agent(office.agents[1], &OutMessage::text("nadie"))
+            .await
+            .unwrap(),
+        0
+    );
+    let calls = fake.calls();
+    let team: Vec<_> = calls.iter().filter(|c| c.path == "channels/777/messages").collect();
+    assert_eq!(team.len(), 2, "one 429 and one delivery");
+    assert_eq!(team[1].content.as_deref(), Some("🚨 \\*Alerta\\* de prueba"));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.path == "users/@me/channels" && c.target == "3000")
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.path == "channels/83000/messages" && c.content.as_deref() == Some("hola"))
+    );
+}

@@ -1,0 +1,310 @@
+//! A fake Discord REST API on 127.0.0.1 for serenity's real `Http` client (proxy mode): command
+//! registration, interaction callbacks (204; a second one is "already acknowledged"), edits of the
+//! original response and follow-ups (JSON or multipart with files), channel messages, DM channels,
+//! and injectable 429s. Interactions are built as the gateway would deliver them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::any;
+use serde_json::{Value, json};
+use serenity::all::CommandInteraction;
+
+use super::multipart;
+
+pub const TOKEN: &str = "discord-test-token";
+pub const APP_ID: u64 = 4242;
+pub const GUILD: u64 = 9000;
+pub const CHANNEL: u64 = 9100;
+
+#[derive(Debug, Clone)]
+pub struct DCall {
+    pub method: String,
+    pub path: String,
+    /// Interaction token or channel id the call is about.
+    pub target: String,
+    pub kind: Option<i64>,
+    pub flags: i64,
+    pub content: Option<String>,
+    pub files: Vec<(String, Vec<u8>)>,
+    pub at: Instant,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct St {
+    calls: Vec<DCall>,
+    acknowledged: HashSet<String>,
+    commands: Vec<Value>,
+    /// Remaining 429 answers per path fragment ("@original", "messages"...).
+    faults: HashMap<String, u32>,
+    next_id: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeDiscord {
+    st: Arc<Mutex<St>>,
+    pub url: String,
+}
+
+fn message(id: u64, channel: &str, content: &str, files: &[(String, Vec<u8>)]) -> Value {
+    let attachments: Vec<Value> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (name, bytes))| {
+            json!({"id": (id * 10 + i as u64).to_string(), "filename": name, "size": bytes.len(),
+                   "url": format!("https://cdn.example/{name}"), "proxy_url": format!("https://cdn.example/{name}")})
+        })
+        .collect();
+    json!({
+        "id": id.to_string(), "channel_id": channel,
+        "author": {"id": APP_ID.to_string(), "username": "pulso", "discriminator": "0000", "avatar": null, "bot": true},
+        "content": content, "timestamp": "2026-11-26T18:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": attachments,
+        "embeds": [], "pinned": false, "type": 0
+    })
+}
+
+impl FakeDiscord {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakeDiscord {
+            st: Arc::new(Mutex::new(St {
+                next_id: 1_000_000,
+                ..Default::default()
+            })),
+            url,
+        };
+        let app = Router::new()
+            .route("/api/v10/{*rest}", any(handle))
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake
+    }
+
+    pub fn calls(&self) -> Vec<DCall> {
+        self.st.lock().unwrap().calls.clone()
+    }
+
+    pub fn commands(&self) -> Vec<Value> {
+        self.st.lock().unwrap().commands.clone()
+    }
+
+    /// The next `n` calls whose path contains `fragment` get 429.
+    pub fn rate_limit_next(&self, fragment: &str, n: u32) {
+        self.st.lock().unwrap().faults.insert(fragment.to_string(), n);
+    }
+
+    pub async fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&[DCall]) -> bool) -> Vec<DCall> {
+        let start = Instant::now();
+        loop {
+            let calls = self.calls();
+            if pred(&calls) {
+                return calls;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; calls: {calls:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// An application command as the gateway delivers it. `guild_roles` Some = invoked in the guild by
+/// a member with these roles; None = in a DM.
+pub fn interaction(
+    id: u64,
+    user: u64,
+    guild_roles: Option<&[u64]>,
+    name: &str,
+    options: &[(&str, Value)],
+) -> CommandInteraction {
+    let options: Vec<Value> = options
+        .iter()
+        .map(|(n, v)| {
+            let kind = if v.is_boolean() { 5 } else { 3 };
+            json!({"name": n, "type": kind, "value": v})
+        })
+        .collect();
+    let user_json =
+        json!({"id": user.to_string(), "username": format!("u{user}"), "discriminator": "0000", "avatar": null});
+    let mut v = json!({
+        "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2,
+        "data": {"id": "1", "name": name, "type": 1, "options": options},
+        "channel_id": CHANNEL.to_string(), "token": format!("tok{id}"), "version": 1,
+        "locale": "es-ES", "entitlements": [], "attachment_size_limit": 10485760,
+    });
+    match guild_roles {
+        Some(roles) => {
+            v["guild_id"] = json!(GUILD.to_string());
+            v["member"] = json!({
+                "user": user_json, "roles": roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+                "deaf": false, "mute": false, "flags": 0, "joined_at": "2024-01-01T00:00:00Z"
+            });
+        }
+        None => v["user"] = user_json,
+    }
+    serde_json::from_value(v).expect("interaction JSON")
+}
+
+async fn handle(
+    State(fake): State<FakeDiscord>,
+    method: Method,
+    uri: Uri,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bot {TOKEN}")) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"code": 0, "message": "401: Unauthorized"})),
+        )
+            .into_response();
+    }
+    let _ = uri;
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let (payload, files) = match multipart::boundary(&content_type).filter(|_| content_type.starts_with("multipart/")) {
+        Some(b) => {
+            let parts = multipart::parse(&body, &b);
+            let payload = parts
+                .get("payload_json")
+                .map(|p| serde_json::from_slice(&p.bytes).unwrap_or(Value::Null))
+                .unwrap_or(Value::Null);
+            let mut files: Vec<(String, Vec<u8>)> = parts
+                .iter()
+                .filter(|(k, _)| k.starts_with("files["))
+                .map(|(k, p)| (k.clone(), p.clone()))
+                .map(|(_, p)| (p.filename.unwrap_or_default(), p.bytes))
+                .collect();
+            files.sort();
+            (payload, files)
+        }
+        None => (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new()),
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let mut st = fake.st.lock().unwrap();
+    st.next_id += 1;
+    let id = st.next_id;
+    let mut call = DCall {
+        method: method.to_string(),
+        path: rest.clone(),
+        target: String::new(),
+        kind: None,
+        flags: 0,
+        content: None,
+        files: files.clone(),
+        at: Instant::now(),
+        status: 200,
+    };
+    call.target = match segments.as_slice() {
+        ["webhooks", _, token, ..] | ["interactions", _, token, ..] => token.to_string(),
+        ["channels", channel, ..] => channel.to_string(),
+        _ => String::new(),
+    };
+    if let Some((fragment, n)) = st.faults.iter_mut().find(|(f, n)| rest.contains(f.as_str()) && **n > 0) {
+        let _ = fragment;
+        *n -= 1;
+        call.status = 429;
+        st.calls.push(call);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "0.2")],
+            Json(json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false})),
+        )
+            .into_response();
+    }
+    let response = match (method.as_str(), segments.as_slice()) {
+        ("PUT", ["applications", _, "commands"]) | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+            let list = payload.as_array().cloned().unwrap_or_default();
+            let echoed: Vec<Value> = list
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut c = c.clone();
+                    c["id"] = json!((5000 + i).to_string());
+                    c["application_id"] = json!(APP_ID.to_string());
+                    c["version"] = json!("1");
+                    c["type"] = json!(1);
+                    if c.get("options").is_none() {
+                        c["options"] = json!([]);
+                    }
+                    c
+                })
+                .collect();
+            st.commands = list;
+            Json(Value::Array(echoed)).into_response()
+        }
+        ("POST", ["interactions", _, token, "callback"]) => {
+            call.target = token.to_string();
+            call.kind = payload["type"].as_i64();
+            call.flags = payload["data"]["flags"].as_i64().unwrap_or(0);
+            call.content = payload["data"]["content"].as_str().map(str::to_string);
+            if !st.acknowledged.insert(token.to_string()) {
+                call.status = 400;
+                st.calls.push(call);
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"code": 40060, "message": "Interaction has already been acknowledged."})),
+                )
+                    .into_response();
+            }
+            call.status = 204;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("PATCH", ["webhooks", _, token, "messages", "@original"]) => {
+            call.target = token.to_string();
+            call.content = payload["content"].as_str().map(str::to_string);
+            if !st.acknowledged.contains(*token) {
+                call.status = 404;
+                st.calls.push(call);
+                return (StatusCode::NOT_FOUND, Json(json!({"code": 10062, "message": "Unknown interaction"})))
+                    .into_response();
+            }
+            Json(message(id, &CHANNEL.to_string(), call.content.as_deref().unwrap_or(""), &files)).into_response()
+        }
+        ("POST", ["webhooks", _, token]) => {
+            call.target = token.to_string();
+            call.content = payload["content"].as_str().map(str::to_string);
+            call.flags = payload["flags"].as_i64().unwrap_or(0);
+            Json(message(id, &CHANNEL.to_string(), call.content.as_deref().unwrap_or(""), &files)).into_response()
+        }
+        ("POST", ["channels", channel, "messages"]) => {
+            call.target = channel.to_string();
+            call.content = payload["content"].as_str().map(str::to_string);
+            Json(message(id, channel, call.content.as_deref().unwrap_or(""), &files)).into_response()
+        }
+        ("POST", ["users", "@me", "channels"]) => {
+            let recipient = payload["recipient_id"].as_str().unwrap_or("0").to_string();
+            call.target = recipient.clone();
+            let channel = format!("8{recipient}");
+            Json(json!({
+                "id": channel, "type": 1, "last_message_id": null,
+                "recipients": [{"id": recipient, "username": "agent", "discriminator": "0000", "avatar": null}]
+            }))
+            .into_response()
+        }
+        ("GET", ["users", "@me"]) => {
+            Json(json!({"id": APP_ID.to_string(), "username": "pulso", "discriminator": "0000", "avatar": null, "bot": true}))
+                .into_response()
+        }
+        _ => {
+            call.status = 404;
+            st.calls.push(call);
+            return (StatusCode::NOT_FOUND, Json(json!({"code": 0, "message": "404: Not Found"}))).into_response();
+        }
+    };
+    st.calls.push(call);
+    response
+}

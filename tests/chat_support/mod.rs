@@ -1,0 +1,271 @@
+//! Chat test harness: a seeded SQLite office, the real sync engine on a scripted page source, and
+//! the chat core; plus fake Telegram and Discord servers on 127.0.0.1.
+#![allow(dead_code)]
+
+pub mod fake_discord;
+pub mod fake_telegram;
+pub mod multipart;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
+use pulso::chat::{Caller, ChatCore, ChatKind, Platform};
+use pulso::config::Config;
+use pulso::crypto::{TokenCipher, generate_key_b64};
+use pulso::domain::{ConnectionStatus, DailyMetrics, Post, Role};
+use pulso::queries::Queries;
+use pulso::store::{NewAgent, Store};
+use pulso::sync::{
+    AgentData, BudgetGate, FetchRequest, ManualClock, PageSource, SourceError, SyncEngine, SyncSettings,
+};
+use secrecy::SecretString;
+
+use crate::support;
+
+pub const TZ: &str = "America/Mexico_City";
+pub const ADMIN_TG: i64 = 1000;
+pub const ADMIN_ROLE: u64 = 42;
+pub const TEAM_CHAT: i64 = -500;
+pub const TEAM_CHANNEL: u64 = 777;
+
+/// Agent names; agent i (0-based) is linked to Telegram user 2000+i and Discord user 3000+i when
+/// `linked` says so.
+pub const NAMES: [&str; 6] = [
+    "Ana García",
+    "Beto Ruiz",
+    "Carla Núñez",
+    "Diego Salas",
+    "Elena Paz",
+    "Fausto Ortega",
+];
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap()
+}
+
+pub fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+}
+
+/// Followers of agent i: distinctive, so a test can tell whose numbers a reply contains.
+pub fn followers_of(i: usize) -> i64 {
+    10_000 + 1111 * (i as i64 + 1)
+}
+
+pub fn agent_name(i: usize) -> String {
+    if i < NAMES.len() {
+        NAMES[i].to_string()
+    } else {
+        format!("Agente {i:03}")
+    }
+}
+
+/// A page source that answers like [`support::scripted::ScriptedSource`] after a real pause, so a
+/// sync takes visible time.
+pub struct SlowSource {
+    pub inner: support::scripted::ScriptedSource,
+    pub delay: Duration,
+}
+
+#[async_trait]
+impl PageSource for SlowSource {
+    async fn fetch(&self, req: &FetchRequest, gate: &BudgetGate) -> Result<AgentData, SourceError> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.fetch(req, gate).await
+    }
+}
+
+pub struct Office {
+    pub core: ChatCore,
+    pub store: Arc<dyn Store>,
+    pub engine: SyncEngine,
+    pub source: Arc<SlowSource>,
+    pub agents: Vec<i64>,
+    pub db: support::TestStore,
+}
+
+pub fn settings() -> SyncSettings {
+    SyncSettings {
+        batch_size: 10,
+        batch_delay: Duration::ZERO,
+        max_attempts: 3,
+        retry_base_delay: Duration::ZERO,
+        bulk_min_interval: Duration::from_secs(3600),
+        bulk_confirm_window: Duration::from_secs(12 * 3600),
+        agent_min_interval: Duration::from_secs(30 * 60),
+        pause_threshold_pct: 90,
+        backfill_days: 180,
+        lookback_days: 3,
+        lease: Duration::from_secs(3600),
+        hourly_budget: 10_000,
+        queue_poll: Duration::from_millis(20),
+        token_warning_days: 10,
+    }
+}
+
+/// `agents` agents with `days` days of metrics each, synced 3 hours ago; the first `linked`
+/// agents are linked on Telegram and Discord. `fetch_delay` slows each agent's sync.
+pub async fn office(agents: usize, days: i64, linked: usize, fetch_delay: Duration) -> Office {
+    office_with(agents, days, linked, fetch_delay, settings()).await
+}
+
+pub async fn office_with(
+    agents: usize,
+    days: i64,
+    linked: usize,
+    fetch_delay: Duration,
+    settings: SyncSettings,
+) -> Office {
+    let db = support::sqlite().await;
+    let store = db.store.clone();
+    let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
+    let mut ids = Vec::new();
+    for i in 0..agents {
+        let new = NewAgent {
+            name: agent_name(i),
+            email: format!("a{i}@remax.mx"),
+            role: Role::Agent,
+            facebook_page_id: Some(format!("{}", 5000 + i)),
+            instagram_account_id: None,
+        };
+        let (agent, _) = store.upsert_agent(&new, now()).await.unwrap();
+        let token = cipher.encrypt(agent.id, &SecretString::from(format!("tok-{i}")));
+        store.set_agent_token(agent.id, &token, None, now()).await.unwrap();
+        store
+            .set_agent_status(agent.id, ConnectionStatus::Active, None, now())
+            .await
+            .unwrap();
+        let rows: Vec<DailyMetrics> = (0..days)
+            .map(|d| {
+                DailyMetrics {
+                    date: today() - Days::days(d),
+                    followers: followers_of(i),
+                    impressions: 700 + 37 * i as i64 + d % 5,
+                    reach: 300 + 11 * i as i64,
+                    engaged_users: 40 + i as i64,
+                    posts: (d % 3 == 0) as i64,
+                    reactions: 20 + i as i64,
+                    comments: 3,
+                    shares: 2,
+                    link_clicks: 5 + i as i64,
+                    whatsapp_clicks: 1,
+                    engagement_rate: 0.0,
+                }
+                .with_engagement_rate()
+            })
+            .collect();
+        store.upsert_daily_metrics(agent.id, &rows, now()).await.unwrap();
+        let post = Post {
+            post_id: format!("p{i}"),
+            created_at: now() - Days::days(2),
+            excerpt: format!("Casa en venta número {i}"),
+            permalink: None,
+            reactions: 10 + i as i64,
+            comments: 1,
+            shares: 1,
+            link_clicks: 2,
+            links_to_whatsapp: false,
+        };
+        store.upsert_posts(agent.id, &[post], now()).await.unwrap();
+        store.mark_agent_synced(agent.id, now() - Days::hours(3)).await.unwrap();
+        if i < linked {
+            store
+                .link_identity("telegram", &(2000 + i).to_string(), agent.id, now())
+                .await
+                .unwrap();
+            store
+                .link_identity("discord", &(3000 + i).to_string(), agent.id, now())
+                .await
+                .unwrap();
+        }
+        ids.push(agent.id);
+    }
+    let source = Arc::new(SlowSource {
+        inner: Default::default(),
+        delay: fetch_delay,
+    });
+    let clock = Arc::new(ManualClock::starting_at(now()));
+    let tz: chrono_tz::Tz = TZ.parse().unwrap();
+    let queries = Arc::new(Queries::new(store.clone(), tz));
+    let engine =
+        SyncEngine::new(store.clone(), source.clone(), cipher, clock, settings, tz).with_queries(queries.clone());
+    let core = ChatCore::new(store.clone(), queries, engine.clone(), tz, None, None);
+    Office {
+        core,
+        store,
+        engine,
+        source,
+        agents: ids,
+        db,
+    }
+}
+
+pub fn console_admin() -> Caller {
+    Caller {
+        platform: Platform::Console,
+        user_id: "admin".into(),
+        is_admin: true,
+        chat: ChatKind::Private,
+        assume_agent: None,
+    }
+}
+
+pub fn tg(user: i64, admin: bool, chat: ChatKind) -> Caller {
+    Caller {
+        platform: Platform::Telegram,
+        user_id: user.to_string(),
+        is_admin: admin,
+        chat,
+        assume_agent: None,
+    }
+}
+
+/// Configuration pointing the adapters at the fakes.
+pub fn config(telegram_url: &str, discord_url: &str) -> Config {
+    let env: Vec<(String, String)> = [
+        ("PULSO__OFFICE__TIME_ZONE", TZ.to_string()),
+        ("PULSO__TELEGRAM__API_URL", telegram_url.to_string()),
+        ("PULSO__TELEGRAM__ADMINS", ADMIN_TG.to_string()),
+        ("PULSO__TELEGRAM__TEAM_CHAT_ID", TEAM_CHAT.to_string()),
+        ("PULSO__DISCORD__API_URL", discord_url.to_string()),
+        ("PULSO__DISCORD__ADMIN_ROLES", ADMIN_ROLE.to_string()),
+        ("PULSO__DISCORD__TEAM_CHANNEL_ID", TEAM_CHANNEL.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Config::load_from(Some(std::path::Path::new("/nonexistent/pulso.toml")), &env).unwrap()
+}
+
+/// Text as a person reads it: Telegram HTML, Discord markdown and console text all become the same.
+pub fn normalize_telegram(html: &str) -> String {
+    html.replace("<b>", "")
+        .replace("</b>", "")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+pub fn normalize_discord(md: &str) -> String {
+    let mut out = String::new();
+    let mut chars = md.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+            }
+            '\u{200b}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,403 @@
+//! The Telegram adapter through the real teloxide client and a fake Bot API: one progress message
+//! edited within the debounce, groups and private chats, flood control, webhook secret, outbox and
+//! agent notices.
+
+mod chat_support;
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_support::fake_telegram::{self, FakeTelegram, Fault};
+use chat_support::*;
+use pulso::chat::{FanOutOutbox, TelegramChat, spawn_notice_forwarder};
+use pulso::ports::{OutMessage, Outbox};
+use pulso::sync::SourceError;
+use secrecy::SecretString;
+
+const NOT_MODIFIED: &str = "Bad Request: message is not modified: specified new message content and reply markup \
+                            are exactly the same as a current content and reply markup of the message";
+
+struct Running {
+    fake: FakeTelegram,
+    chat: TelegramChat,
+    office: Office,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    polling: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(15), self.polling)
+            .await
+            .expect("polling stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+async fn start(office: Office, debounce: Duration) -> Running {
+    let fake = FakeTelegram::start().await;
+    let config = config(&fake.url, "http://127.0.0.1:9");
+    let chat = TelegramChat::connect(
+        office.core.clone(),
+        &config,
+        &SecretString::from(fake_telegram::TOKEN),
+        Some(debounce),
+    )
+    .await
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let polling = tokio::spawn({
+        let chat = chat.clone();
+        async move {
+            chat.run_polling(async {
+                let _ = stopped.await;
+            })
+            .await
+        }
+    });
+    Running {
+        fake,
+        chat,
+        office,
+        stop: Some(stop),
+        polling,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_agent_sync_edits_one_message_within_the_debounce_and_ends_with_the_report() {
+    let mut s = settings();
+    s.batch_size = 2;
+    let office = office_with(20, 5, 0, Duration::from_millis(250), s).await;
+    let debounce = Duration::from_millis(300);
+    let r = start(office, debounce).await;
+    // Flood control on the first edit and a "not modified" answer on the second must not break it.
+    r.fake.fail_next("editMessageText", None, Fault::RetryAfter(1));
+    r.fake
+        .fail_next("editMessageText", None, Fault::Error(400, NOT_MODIFIED.into()));
+    r.fake.inject(ADMIN_TG, ADMIN_TG, "/actualizar");
+    let calls = r
+        .fake
+        .wait_for(Duration::from_secs(60), "the report", |calls| {
+            calls.iter().any(|c| {
+                c.method == "editMessageText" && c.text.as_deref().unwrap_or("").contains("Sincronizados: 20/20")
+            })
+        })
+        .await;
+    r.fake.settle(Duration::from_millis(500)).await;
+    let calls = if r.fake.calls().len() > calls.len() {
+        r.fake.calls()
+    } else {
+        calls
+    };
+    let sends: Vec<_> = calls
+        .iter()
+        .filter(|c| c.method.starts_with("send") && c.chat_id == Some(ADMIN_TG))
+        .collect();
+    assert_eq!(
+        sends.len(),
+        1,
+        "one progress message: {:#?}",
+        fake_telegram::summary(&calls)
+    );
+    let id = sends[0].message_id.unwrap();
+    assert!(sends[0].text.as_deref().unwrap().contains("Sincronizando 0/20 agentes"));
+    let edits: Vec<_> = calls.iter().filter(|c| c.method == "editMessageText").collect();
+    assert!(
+        edits
+            .iter()
+            .all(|e| e.message_id == Some(id) && e.chat_id == Some(ADMIN_TG))
+    );
+    let ok: Vec<_> = edits.iter().filter(|e| !e.failed).collect();
+    assert!(
+        ok.len() >= 3,
+        "edited several times: {:#?}",
+        fake_telegram::summary(&calls)
+    );
+    assert!(
+        ok[..ok.len() - 1]
+            .iter()
+            .all(|e| e.text.as_deref().unwrap().contains("Sincronizando"))
+    );
+    let last = ok.last().unwrap().text.clone().unwrap();
+    assert!(last.contains("Datos actualizados exitosamente"), "{last}");
+    assert!(
+        last.contains("Sincronizados: 20/20 · Fallidos: 0 · Omitidos: 0"),
+        "{last}"
+    );
+    assert_eq!(r.fake.message_text(ADMIN_TG, id).unwrap(), last);
+    // No more than one edit per debounce window, counting from the first message.
+    let mut previous = sends[0].at;
+    for e in &edits {
+        let gap = e.at.duration_since(previous);
+        assert!(gap + Duration::from_millis(5) >= debounce, "edits {gap:?} apart");
+        previous = e.at;
+    }
+    // After the 429 (retry after 1 s) the next edit waited at least that long.
+    assert!(edits[1].at.duration_since(edits[0].at) >= Duration::from_millis(995));
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_chats_get_personal_data_by_private_message() {
+    let office = office(3, 10, 2, Duration::ZERO).await;
+    let r = start(office, Duration::from_millis(50)).await;
+    let f = &r.fake;
+    // Personal data asked in the group: the card goes by DM, a short note stays in the group.
+    f.inject(2000, TEAM_CHAT, "/mis_metricas@PulsoBot semana");
+    f.wait_for(Duration::from_secs(10), "DM and note", |c| {
+        c.iter().filter(|c| c.method == "sendMessage").count() >= 2
+    })
+    .await;
+    f.settle(Duration::from_millis(100)).await;
+    let calls = f.calls();
+    let dm: Vec<_> = calls.iter().filter(|c| c.chat_id == Some(2000)).collect();
+    let group: Vec<_> = calls.iter().filter(|c| c.chat_id == Some(TEAM_CHAT)).collect();
+    assert!(
+        dm[0]
+            .text
+            .as_deref()
+            .unwrap()
+            .contains("<b>Ana García · Última semana</b>")
+    );
+    assert_eq!(group.len(), 1);
+    assert!(group[0].text.as_deref().unwrap().contains("Te respondí por privado"));
+    assert!(!group[0].text.as_deref().unwrap().contains("Seguidores"));
+
+    // The user never opened a private chat: Telegram refuses, the group note says what to do.
+    let before = f.calls().len();
+    f.fail_next(
+        "sendMessage",
+        Some(2001),
+        Fault::Error(403, "Forbidden: bot can't initiate conversation with a user".into()),
+    );
+    f.inject(2001, TEAM_CHAT, "/mis_metricas");
+    let calls = f
+        .wait_for(Duration::from_secs(10), "the note", |c| {
+            c[before..].iter().any(|c| c.chat_id == Some(TEAM_CHAT) && !c.failed)
+        })
+        .await;
+    let note = calls[before..].iter().find(|c| c.chat_id == Some(TEAM_CHAT)).unwrap();
+    assert!(
+        note.text
+            .as_deref()
+            .unwrap()
+            .contains("No puedo escribirte por privado")
+    );
+    assert!(note.text.as_deref().unwrap().contains("@PulsoBot"));
+
+    // Plain chatter and other bots' commands: silence. Private plain text: a hint.
+    let before = f.calls().len();
+    f.inject(2000, TEAM_CHAT, "buenos días equipo");
+    f.inject(2000, TEAM_CHAT, "/ranking@OtroBot");
+    f.inject(2000, 2000, "hola");
+    let calls = f
+        .wait_for(Duration::from_secs(10), "the hint", |c| c.len() > before)
+        .await;
+    f.settle(Duration::from_millis(200)).await;
+    let new: Vec<_> = f.calls()[before..].to_vec();
+    assert_eq!(new.len(), 1, "{:#?}", fake_telegram::summary(&calls));
+    assert_eq!(new[0].chat_id, Some(2000));
+    assert!(new[0].text.as_deref().unwrap().contains("/ayuda"));
+
+    // Escaping: an agent name with HTML cannot break the message.
+    r.office
+        .store
+        .upsert_agent(
+            &pulso::store::NewAgent {
+                name: "Zoe <b>&".into(),
+                email: "z@remax.mx".into(),
+                role: pulso::domain::Role::Agent,
+                facebook_page_id: None,
+                instagram_account_id: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    let before = f.calls().len();
+    f.inject(ADMIN_TG, ADMIN_TG, "/agentes");
+    let calls = f
+        .wait_for(Duration::from_secs(10), "agents", |c| c.len() > before)
+        .await;
+    let text = calls[before].text.clone().unwrap();
+    assert!(text.contains("Zoe &lt;b&gt;&amp;"), "{text}");
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_control_on_sends_is_waited_out_and_delivered_once() {
+    let office = office(3, 10, 2, Duration::ZERO).await;
+    let r = start(office, Duration::from_millis(50)).await;
+    let f = &r.fake;
+    f.fail_next("sendPhoto", Some(ADMIN_TG), Fault::RetryAfter(1));
+    let t0 = std::time::Instant::now();
+    f.inject(ADMIN_TG, ADMIN_TG, "/ranking semana");
+    let calls = f
+        .wait_for(Duration::from_secs(15), "the photo", |c| {
+            c.iter().any(|c| c.method == "sendPhoto" && !c.failed)
+        })
+        .await;
+    f.settle(Duration::from_millis(200)).await;
+    assert!(t0.elapsed() >= Duration::from_secs(1));
+    let photos: Vec<_> = calls.iter().filter(|c| c.method == "sendPhoto").collect();
+    assert_eq!(photos.len(), 2, "one 429 and one delivery");
+    assert!(photos[0].failed && !photos[1].failed);
+    assert!(photos[1].bytes.starts_with(b"\x89PNG"));
+    assert_eq!(photos[1].file_name.as_deref(), Some("ranking_semana.png"));
+    assert!(
+        photos[1]
+            .text
+            .as_deref()
+            .unwrap()
+            .contains("<b>Ranking · Última semana</b>")
+    );
+
+    // Documents: the CSV export.
+    let before = f.calls().len();
+    f.inject(ADMIN_TG, ADMIN_TG, "/exportar semana");
+    let calls = f
+        .wait_for(Duration::from_secs(10), "the CSV", |c| {
+            c[before..].iter().any(|c| c.method == "sendDocument")
+        })
+        .await;
+    let doc = calls[before..].iter().find(|c| c.method == "sendDocument").unwrap();
+    assert!(doc.file_name.as_deref().unwrap().starts_with("pulso_equipo_semana_"));
+    assert!(String::from_utf8_lossy(&doc.bytes).contains("agente,fecha,seguidores"));
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_reaches_the_team_chat_and_linked_agents_and_notices_are_sent_once() {
+    let office = office(3, 10, 2, Duration::ZERO).await;
+    let r = start(office, Duration::from_millis(50)).await;
+    let f = &r.fake;
+    let outbox: Arc<dyn Outbox> = Arc::new(FanOutOutbox::new(vec![r.chat.outbox()]));
+    outbox.to_team(&OutMessage::text("🚨 Alerta de prueba")).await.unwrap();
+    assert_eq!(
+        outbox
+            .to_agent(r.office.agents[0], &OutMessage::text("hola Ana"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        outbox
+            .to_agent(r.office.agents[2], &OutMessage::text("nadie"))
+            .await
+            .unwrap(),
+        0
+    );
+    let calls = f.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.chat_id == Some(TEAM_CHAT) && c.text.as_deref() == Some("🚨 Alerta de prueba"))
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.chat_id == Some(2000) && c.text.as_deref() == Some("hola Ana"))
+    );
+
+    // A token Facebook rejects: the agent hears it privately, once, and is told to use /conectar.
+    let forwarder = spawn_notice_forwarder(&r.office.engine, outbox.clone(), TZ.parse().unwrap());
+    r.office.source.inner.fail(
+        "5000",
+        vec![SourceError::TokenInvalid {
+            reason: "Facebook rechazó el token de acceso".into(),
+        }],
+    );
+    let mut events = r.office.engine.subscribe();
+    let job = r.office.engine.request_bulk("test", false).await.unwrap();
+    loop {
+        if let pulso::sync::SyncEvent::Finished(rep) = events.recv().await.unwrap()
+            && rep.job_id == job.job_id
+        {
+            break;
+        }
+    }
+    let calls = f
+        .wait_for(Duration::from_secs(10), "the notice", |c| {
+            c.iter()
+                .any(|c| c.chat_id == Some(2000) && c.text.as_deref().unwrap_or("").contains("/conectar"))
+        })
+        .await;
+    let notices: Vec<_> = calls
+        .iter()
+        .filter(|c| c.chat_id == Some(2000) && c.text.as_deref().unwrap_or("").contains("/conectar"))
+        .collect();
+    assert_eq!(notices.len(), 1);
+    let text = notices[0].text.clone().unwrap();
+    assert!(text.contains("Facebook rechazó el token de acceso"), "{text}");
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.chat_id == Some(2001) && c.text.as_deref().unwrap_or("").contains("/conectar"))
+    );
+    forwarder.abort();
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_checks_telegrams_secret_header() {
+    let office = office(2, 5, 1, Duration::ZERO).await;
+    let fake = FakeTelegram::start().await;
+    let mut config = config(&fake.url, "http://127.0.0.1:9");
+    config.telegram.webhook_url = "https://pulso.example/tg/hook".into();
+    config.secrets.telegram_webhook_secret = Some(SecretString::from("s3creto"));
+    let chat = TelegramChat::connect(
+        office.core.clone(),
+        &config,
+        &SecretString::from(fake_telegram::TOKEN),
+        None,
+    )
+    .await
+    .unwrap();
+    chat.register_webhook().await.unwrap();
+    assert_eq!(
+        fake.webhook(),
+        Some(("https://pulso.example/tg/hook".into(), "s3creto".into()))
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = chat.webhook_router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let update = serde_json::json!({"update_id": 1, "message": {
+        "message_id": 5, "date": 1_790_000_000,
+        "chat": {"id": 2000, "type": "private", "first_name": "Ana"},
+        "from": {"id": 2000, "is_bot": false, "first_name": "Ana"},
+        "text": "/mis_metricas", "entities": [{"type": "bot_command", "offset": 0, "length": 13}]}});
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/tg/hook");
+    let denied = client.post(&url).json(&update).send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let wrong = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "otro")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let ok = client
+        .post(&url)
+        .header("X-Telegram-Bot-Api-Secret-Token", "s3creto")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let calls = fake
+        .wait_for(Duration::from_secs(10), "the card", |c| {
+            c.iter().any(|c| c.method == "sendMessage")
+        })
+        .await;
+    let card = calls.iter().find(|c| c.method == "sendMessage").unwrap();
+    assert_eq!(card.chat_id, Some(2000));
+    assert!(card.text.as_deref().unwrap().contains("Ana García"));
+    assert_eq!(calls.iter().filter(|c| c.method == "sendMessage").count(), 1);
+}
