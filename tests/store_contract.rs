@@ -368,6 +368,22 @@ async fn one_active_bulk_job_and_leases_with_fencing(t: TestStore) {
         .unwrap();
     assert_eq!(claimed, vec![a, b]);
     assert!(s.claim_items(job.id, "p3", 10, later, later).await.unwrap().is_empty());
+    // p2 is still working when its first lease would have run out: renewing keeps p3 away.
+    let much_later = later + Duration::seconds(120);
+    assert_eq!(
+        s.renew_item_leases(job.id, "p2", much_later + Duration::seconds(60))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(s.renew_item_leases(job.id, "p3", much_later).await.unwrap(), 0);
+    assert!(
+        s.claim_items(job.id, "p3", 10, much_later, much_later)
+            .await
+            .unwrap()
+            .is_empty(),
+        "renewed items are not taken over"
+    );
     assert!(
         !s.finish_item(job.id, a, "p3", ItemStatus::Synced, 1, 2, None, later)
             .await

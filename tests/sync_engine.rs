@@ -106,7 +106,8 @@ async fn harness(agents: usize, settings: SyncSettings) -> Harness {
         clock.clone(),
         settings,
         "America/Mexico_City".parse().unwrap(),
-    );
+    )
+    .with_lease_clock(clock.clone());
     let events = engine.subscribe();
     Harness {
         engine,

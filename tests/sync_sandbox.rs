@@ -42,6 +42,9 @@ struct World {
     pages: Vec<SeededPage>,
     cipher: Arc<TokenCipher>,
     clock: Arc<ManualClock>,
+    /// The wall clock leases are judged by, separate so that one engine's hour-long pause (a jump of
+    /// `clock`) does not look like the other engine dying.
+    lease_clock: Arc<ManualClock>,
 }
 
 async fn world(pages: usize) -> World {
@@ -57,6 +60,7 @@ async fn world(pages: usize) -> World {
         pages,
         cipher: Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap()),
         clock: Arc::new(ManualClock::starting_at(Utc::now())),
+        lease_clock: Arc::new(ManualClock::starting_at(Utc::now())),
     }
 }
 
@@ -99,6 +103,7 @@ impl World {
             settings,
             "America/Mexico_City".parse().unwrap(),
         )
+        .with_lease_clock(self.lease_clock.clone())
     }
 }
 
@@ -265,7 +270,7 @@ async fn a_cancelled_job_is_recovered_by_another_engine_with_one_row_per_agent_p
         second.recover().await.unwrap().is_empty(),
         "the dead engine's lease is still valid"
     );
-    w.clock.advance(Duration::from_secs(61));
+    w.lease_clock.advance(Duration::from_secs(61));
     assert_eq!(second.recover().await.unwrap(), vec![job.id]);
     let report = finished(&mut events, job.id).await;
     assert_eq!(report.synced.len() + report.failed.len(), 30);

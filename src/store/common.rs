@@ -969,6 +969,19 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn renew_item_leases(&self, job: JobId, owner: &str, until: DateTime<Utc>) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "UPDATE sync_job_items SET lease_expires_at = $3 \
+                     WHERE job_id = $1 AND lease_owner = $2 AND status = 'running'",
+                )
+                .bind(job)
+                .bind(owner)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
             async fn release_item(&self, job: JobId, agent: AgentId, owner: &str) -> StoreResult<()> {
                 sqlx::query(
                     "UPDATE sync_job_items SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL \

@@ -319,6 +319,8 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Extends the leases of the items `owner` is still working on; returns how many it holds.
+    async fn renew_item_leases(&self, job: JobId, owner: &str, until: DateTime<Utc>) -> StoreResult<u64>;
     /// Gives an item back (e.g. when the budget pauses the job before it finished).
     async fn release_item(&self, job: JobId, agent: AgentId, owner: &str) -> StoreResult<()>;
     async fn job_items(&self, job: JobId) -> StoreResult<Vec<JobItem>>;

@@ -85,6 +85,9 @@ pub(crate) struct Inner {
     pub source: Arc<dyn PageSource>,
     pub cipher: Arc<TokenCipher>,
     pub clock: Arc<dyn Clock>,
+    /// Leases guard against a dead process, a wall-clock event shared by every replica, so they are
+    /// kept on real time even when a test drives `clock` in jumps.
+    pub lease_clock: Arc<dyn Clock>,
     pub settings: SyncSettings,
     pub tz: Tz,
     pub owner: String,
@@ -116,6 +119,7 @@ impl SyncEngine {
                 source,
                 cipher,
                 clock,
+                lease_clock: Arc::new(SystemClock),
                 settings,
                 tz,
                 owner,
@@ -131,6 +135,14 @@ impl SyncEngine {
         let mut inner =
             Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_queries before sharing the engine"));
         inner.queries = Some(queries);
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Replaces the wall clock that leases are judged by (tests simulate a dead process with it).
+    pub fn with_lease_clock(self, lease_clock: Arc<dyn Clock>) -> Self {
+        let mut inner =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_lease_clock before sharing the engine"));
+        inner.lease_clock = lease_clock;
         Self { inner: Arc::new(inner) }
     }
 
@@ -266,10 +278,11 @@ impl SyncEngine {
     /// them from the agents not yet done. Returns the jobs taken over.
     pub async fn recover(&self) -> anyhow::Result<Vec<JobId>> {
         let now = self.inner.clock.now();
+        let lease_now = self.inner.lease_clock.now();
         let mut taken = Vec::new();
         for job in self.inner.store.active_jobs().await? {
             let orphaned = match job.lease_expires_at {
-                Some(expiry) => expiry < now,
+                Some(expiry) => expiry < lease_now,
                 None => job.lease_owner.is_none() && now - job.created_at > ChronoDuration::seconds(30),
             };
             if orphaned {

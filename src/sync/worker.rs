@@ -49,7 +49,7 @@ pub(super) async fn run_job(engine: &SyncEngine, job_id: JobId) -> anyhow::Resul
     if job.kind == JobKind::Single {
         wait_behind_bulk(engine, job_id).await;
     }
-    let now = inner.clock.now();
+    let now = inner.lease_clock.now();
     let Some(fencing) = inner
         .store
         .acquire_job_lease(job_id, &inner.owner, now + inner.settings.lease, now)
@@ -64,7 +64,7 @@ pub(super) async fn run_job(engine: &SyncEngine, job_id: JobId) -> anyhow::Resul
     let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
         engine.inner.clone(),
         job_id,
-        fencing,
+        Some(fencing),
         lost.clone(),
     )));
     let report = drive(engine, job, fencing, &lost).await?;
@@ -105,21 +105,26 @@ async fn wait_behind_bulk(engine: &SyncEngine, job_id: JobId) {
     }
 }
 
-async fn heartbeat(inner: Arc<Inner>, job_id: JobId, fencing: i64, lost: Arc<AtomicBool>) {
+/// Keeps this process's leases alive while it works: the job's (when it owns the job) and those of
+/// the agents it has claimed, which a slow batch (retries, timeouts) could otherwise outlive.
+async fn heartbeat(inner: Arc<Inner>, job_id: JobId, fencing: Option<i64>, lost: Arc<AtomicBool>) {
     let every = (inner.settings.lease / 3).max(Duration::from_millis(100));
     loop {
-        // Real time on purpose: a lease protects against a dead process, which is a wall-clock event
-        // even when tests drive the engine's own clock.
         tokio::time::sleep(every).await;
-        let until = inner.clock.now() + inner.settings.lease;
-        match inner.store.renew_job_lease(job_id, fencing, until).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(job_id, "otro proceso tomó este trabajo; me detengo");
-                lost.store(true, Ordering::SeqCst);
-                return;
+        let until = inner.lease_clock.now() + inner.settings.lease;
+        if let Some(fencing) = fencing {
+            match inner.store.renew_job_lease(job_id, fencing, until).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job_id, "otro proceso tomó este trabajo; me detengo");
+                    lost.store(true, Ordering::SeqCst);
+                    return;
+                }
+                Err(e) => tracing::warn!(job_id, error = %e, "no se pudo renovar el arriendo"),
             }
-            Err(e) => tracing::warn!(job_id, error = %e, "no se pudo renovar el arriendo"),
+        }
+        if let Err(e) = inner.store.renew_item_leases(job_id, &inner.owner, until).await {
+            tracing::warn!(job_id, error = %e, "no se pudo renovar el arriendo de los agentes");
         }
     }
 }
@@ -187,7 +192,7 @@ async fn drive(
 
 /// Claims the next batch of this job's agents for this process.
 async fn claim_batch(inner: &Inner, job_id: JobId) -> anyhow::Result<Vec<AgentId>> {
-    let now = inner.clock.now();
+    let now = inner.lease_clock.now();
     let until = now + inner.settings.lease;
     Ok(inner
         .store
@@ -465,6 +470,12 @@ pub(super) async fn assist(engine: &SyncEngine, job_id: JobId) -> anyhow::Result
         paused_until: None,
         job,
     });
+    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat(
+        engine.inner.clone(),
+        job_id,
+        None,
+        Arc::new(AtomicBool::new(false)),
+    )));
     let mut processed = 0;
     loop {
         let usage = inner.budget.usage().await?;
