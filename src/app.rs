@@ -21,6 +21,7 @@ use crate::http::Health;
 use crate::onboarding::{Onboarding, OnboardingSettings};
 use crate::ports::{AlertDesk, ConnectLinks, OutMessage, Outbox};
 use crate::queries::Queries;
+use crate::reports::Reports;
 use crate::sandbox::{PageState, Sandbox, SandboxOptions};
 use crate::store::{NewAgent, Store};
 use crate::sync::{GraphSource, SyncEngine, SyncSettings, SystemClock};
@@ -185,6 +186,7 @@ pub struct Services {
     pub core: ChatCore,
     pub outbox: LateOutbox,
     pub health: Health,
+    pub reports: Arc<Reports>,
 }
 
 impl App {
@@ -213,12 +215,19 @@ impl App {
             Some(Arc::new(alerts.clone()) as Arc<dyn AlertDesk>),
             Some(onboarding.clone() as Arc<dyn ConnectLinks>),
         );
+        let reports = Arc::new(Reports::new(
+            self.store.clone(),
+            self.queries.clone(),
+            Arc::new(outbox.clone()),
+            self.config.office.tz(),
+        ));
         Services {
             alerts,
             onboarding,
             core,
             outbox,
             health: Health::new(),
+            reports,
         }
     }
 
@@ -254,13 +263,15 @@ impl App {
 }
 
 impl Services {
-    /// Binds the delivery of alerts and onboarding messages to the connected chats, and starts the
-    /// tasks that react to syncs: alert rules and the disconnection notices (with the /conectar link).
+    /// Binds the delivery of alerts, reports and onboarding messages to the connected chats, and
+    /// starts the tasks that react to syncs: alert rules, team summaries and the disconnection
+    /// notices (with the /conectar link).
     pub fn start(&self, engine: &SyncEngine, outboxes: Vec<Arc<dyn Outbox>>) {
         let outbox: Arc<dyn Outbox> = Arc::new(FanOutOutbox::new(outboxes));
         self.outbox.bind(outbox.clone());
         self.onboarding.set_outbox(outbox);
         tokio::spawn(self.alerts.clone().run(engine.subscribe()));
+        self.reports.clone().spawn(engine.subscribe());
         self.onboarding.notify_disconnections(engine.subscribe());
     }
 

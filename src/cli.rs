@@ -1,6 +1,7 @@
 //! The `pulso` command line.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
@@ -222,7 +223,16 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
         "pulso demo · {agents} agentes en el sandbox de la Graph API · base de datos {} · escribe /ayuda",
         app.config.database.url
     );
+    let started = Utc::now();
     console.run(tokio::io::BufReader::new(tokio::io::stdin())).await?;
+    // A bulk sync the script ran posts its team summaries after its report: let them out first.
+    if let Ok(Some(job)) = app.store.latest_job(crate::domain::JobKind::Bulk).await
+        && job.created_at >= started
+        && !job.status.is_active()
+        && !services.reports.wait_reported(job.id, Duration::from_secs(30)).await
+    {
+        tracing::warn!(job_id = job.id, "los resúmenes del equipo no terminaron a tiempo");
+    }
     services.alerts.flush_emails().await;
     Ok(())
 }

@@ -19,6 +19,7 @@ pub mod http;
 pub mod onboarding;
 pub mod ports;
 pub mod queries;
+pub mod reports;
 pub mod sandbox;
 pub mod store;
 pub mod sync;

@@ -116,6 +116,11 @@ impl Queries {
         Ok(TeamTotals::from_agents(totals.iter().map(|(_, t)| t)))
     }
 
+    /// Every agent ranked over any range, uncached (the weekly and monthly reports).
+    pub async fn team_view_of(&self, range: DateRange) -> StoreResult<TeamView> {
+        self.compute_team_view(range).await
+    }
+
     async fn compute_team_view(&self, range: DateRange) -> StoreResult<TeamView> {
         // Two independent reads on two pooled connections: the ranking waits for the slower one only.
         let (agents, totals) = tokio::join!(self.store.agents(), self.store.all_agent_totals(range));

@@ -59,7 +59,12 @@ fn caller(who: Who, chat: ChatKind) -> Caller {
 
 /// Strings that identify agent i's data: their name and their follower count.
 fn markers(i: usize) -> Vec<String> {
-    vec![agent_name(i), thousands(followers_of(i)), followers_of(i).to_string()]
+    vec![
+        agent_name(i),
+        thousands(followers_of(i)),
+        followers_of(i).to_string(),
+        format!("Casa en venta número {i}"),
+    ]
 }
 
 fn everything(reply: &Reply) -> String {
@@ -135,6 +140,14 @@ async fn permission_matrix_agents_never_see_other_agents_data() {
                         if head == "/mis_metricas" || head == "/exportar" {
                             assert!(all.contains(&agent_name(own)), "{cmd}: own data shown");
                             assert_eq!(reply.visibility, Visibility::Private);
+                        }
+                        if head == "/mis_metricas" {
+                            assert!(
+                                reply.text.contains("Publicaciones destacadas")
+                                    && reply.text.contains(&format!("«Casa en venta número {own}»")),
+                                "{cmd}: own top posts: {}",
+                                reply.text
+                            );
                         }
                     }
                     Who::Unlinked => {

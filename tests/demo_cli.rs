@@ -39,8 +39,26 @@ fn the_demo_syncs_answers_and_keeps_its_data_between_runs() {
     assert!(out.contains("Última actualización: hace un momento"), "{out}");
     assert!(out.contains("No conozco el comando /hola"), "{out}");
     assert!(!out.contains("panicked") && !err.contains("panicked"), "{err}");
-    let png = std::fs::read(dir.path().join("data/salida/001_ranking_mes.png")).unwrap();
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // The first bulk sync posts its summaries to the team channel, which the console prints.
+    assert!(
+        out.contains("📣 [equipo] 🏁 Sincronización del equipo terminada"),
+        "{out}"
+    );
+    assert!(out.contains("📅 Resumen semanal"), "{out}");
+    assert!(out.contains("🗓️ Resumen mensual"), "{out}");
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("data/salida"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    for chart in ["_ranking_mes.png", "_ranking_semanal.png", "_ranking_mensual.png"] {
+        let path = files
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(chart))
+            .unwrap_or_else(|| panic!("no {chart} in {files:?}"));
+        let png = std::fs::read(path).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    }
     let csv = std::fs::read_dir(dir.path().join("data/salida"))
         .unwrap()
         .filter_map(Result::ok)

@@ -657,6 +657,93 @@ async fn oauth_states_are_single_use_and_connections_are_atomic(t: TestStore) {
     assert!(s.connect_agent(9999, &connection, now()).await.is_err());
 }
 
+/// Runs a bulk job to its end: `synced` agents synced, the rest failed.
+async fn finish_bulk(s: &dyn Store, agents: &[i64], synced: usize, at: DateTime<Utc>) -> i64 {
+    let job = s.create_job(JobKind::Bulk, None, "admin", agents, at).await.unwrap();
+    let fencing = s
+        .acquire_job_lease(job.id, "p1", at + Duration::seconds(60), at)
+        .await
+        .unwrap()
+        .unwrap();
+    let claimed = s
+        .claim_items(job.id, "p1", 100, at + Duration::seconds(60), at)
+        .await
+        .unwrap();
+    for (i, agent) in claimed.iter().enumerate() {
+        let status = if i < synced {
+            ItemStatus::Synced
+        } else {
+            ItemStatus::Failed
+        };
+        assert!(
+            s.finish_item(job.id, *agent, "p1", status, 1, 2, None, at)
+                .await
+                .unwrap()
+        );
+    }
+    let status = if synced == 0 {
+        JobStatus::Failed
+    } else {
+        JobStatus::Completed
+    };
+    assert!(s.set_job_status(job.id, fencing, status, None, None, at).await.unwrap());
+    job.id
+}
+
+async fn reports_find_the_previous_bulk_sync_and_sum_a_months_api_use(t: TestStore) {
+    let s = t.store.as_ref();
+    let a = agent(s, "Ana").await;
+    let b = agent(s, "Beto").await;
+    let oct = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0).unwrap();
+    let first = finish_bulk(s, &[a, b], 2, oct(5, 10)).await;
+    assert_eq!(
+        s.previous_bulk_finished_at(first).await.unwrap(),
+        None,
+        "nothing before the first"
+    );
+    let failed = finish_bulk(s, &[a, b], 0, oct(12, 10)).await;
+    s.create_job(JobKind::Single, Some(a), "ana", &[a], oct(13, 9))
+        .await
+        .unwrap();
+    let third = finish_bulk(s, &[a, b], 1, oct(20, 10)).await;
+    assert_eq!(
+        s.previous_bulk_finished_at(third).await.unwrap(),
+        Some(oct(5, 10)),
+        "a bulk sync that synced nobody does not count"
+    );
+    assert_eq!(s.previous_bulk_finished_at(failed).await.unwrap(), Some(oct(5, 10)));
+
+    s.reserve_calls(oct(5, 10), 200, 40, oct(5, 10)).await.unwrap().unwrap();
+    s.reserve_calls(oct(20, 10), 200, 150, oct(20, 10))
+        .await
+        .unwrap()
+        .unwrap();
+    s.record_rate_limit_hit(oct(20, 10), 200, oct(20, 10)).await.unwrap();
+    s.record_usage_pct(oct(20, 10), 200, 81, oct(20, 10)).await.unwrap();
+    // November's hour is outside the span.
+    s.reserve_calls(now(), 200, 7, now()).await.unwrap().unwrap();
+    let usage = s
+        .api_usage_between(oct(1, 0), Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            usage.calls_made,
+            usage.active_hours,
+            usage.busiest_hour_calls,
+            usage.hourly_budget
+        ),
+        (190, 2, 150, 200)
+    );
+    assert_eq!((usage.rate_limit_hits, usage.peak_usage_pct), (1, 81));
+    assert_eq!((usage.bulk_syncs, usage.single_syncs, usage.failed_agents), (3, 1, 3));
+    let empty = s
+        .api_usage_between(oct(1, 0) - Duration::days(60), oct(1, 0))
+        .await
+        .unwrap();
+    assert_eq!(empty, pulso::store::ApiUsageSummary::default());
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -692,6 +779,7 @@ contract!(
     alerts_keep_one_firing_incident_per_fingerprint_and_their_history,
     concurrent_firings_open_a_single_incident,
     silences_are_time_boxed,
+    reports_find_the_previous_bulk_sync_and_sum_a_months_api_use,
 );
 
 #[allow(dead_code)]

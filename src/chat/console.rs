@@ -3,7 +3,7 @@
 //! line source, so `printf '/actualizar\n/ranking mes\n' | pulso demo` works; at the end of input it
 //! waits for running syncs to print their final report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -94,7 +94,11 @@ impl ConsoleChat {
     }
 
     pub fn outbox(&self) -> Arc<dyn Outbox> {
-        Arc::new(ConsoleOutbox { out: self.out.clone() })
+        Arc::new(ConsoleOutbox {
+            out: self.out.clone(),
+            files_dir: self.opts.files_dir.clone(),
+            files: self.files.clone(),
+        })
     }
 
     async fn print(&self, text: &str) -> anyhow::Result<()> {
@@ -164,27 +168,32 @@ impl ConsoleChat {
     }
 
     async fn save(&self, attachment: &Attachment) -> anyhow::Result<PathBuf> {
-        tokio::fs::create_dir_all(&self.opts.files_dir)
-            .await
-            .with_context(|| format!("no se pudo crear {}", self.opts.files_dir.display()))?;
-        let n = self.files.fetch_add(1, Ordering::Relaxed) + 1;
-        let safe: String = attachment
-            .file_name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let path = self.opts.files_dir.join(format!("{n:03}_{safe}"));
-        tokio::fs::write(&path, &attachment.bytes)
-            .await
-            .with_context(|| format!("no se pudo escribir {}", path.display()))?;
-        Ok(path)
+        save_file(&self.opts.files_dir, &self.files, attachment).await
     }
+}
+
+/// Writes an attachment into `dir` as `NNN_name`, numbered in the order files were made.
+async fn save_file(dir: &Path, counter: &AtomicUsize, attachment: &Attachment) -> anyhow::Result<PathBuf> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .with_context(|| format!("no se pudo crear {}", dir.display()))?;
+    let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+    let safe: String = attachment
+        .file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{n:03}_{safe}"));
+    tokio::fs::write(&path, &attachment.bytes)
+        .await
+        .with_context(|| format!("no se pudo escribir {}", path.display()))?;
+    Ok(path)
 }
 
 async fn print_to(out: &Writer, text: &str) -> anyhow::Result<()> {
@@ -211,12 +220,19 @@ impl ProgressSink for ConsoleProgress {
 
 struct ConsoleOutbox {
     out: Writer,
+    files_dir: PathBuf,
+    files: Arc<AtomicUsize>,
 }
 
 #[async_trait]
 impl Outbox for ConsoleOutbox {
     async fn to_team(&self, message: &OutMessage) -> anyhow::Result<()> {
-        print_to(&self.out, &format!("📣 [equipo] {}", to_console(&message.text))).await
+        print_to(&self.out, &format!("📣 [equipo] {}", to_console(&message.text))).await?;
+        if let Some(attachment) = &message.attachment {
+            let path = save_file(&self.files_dir, &self.files, attachment).await?;
+            print_to(&self.out, &format!("📎 Archivo: {}", path.display())).await?;
+        }
+        Ok(())
     }
 
     async fn to_agent(&self, agent: AgentId, message: &OutMessage) -> anyhow::Result<usize> {

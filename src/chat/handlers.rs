@@ -15,6 +15,8 @@ use crate::ports::Attachment;
 
 /// Agents listed in the admin's text ranking.
 const RANKING_LINES: usize = 10;
+/// Posts listed under "Publicaciones destacadas".
+const TOP_POSTS: i64 = 3;
 
 fn png(file_name: String, png: charts::Png) -> Attachment {
     Attachment {
@@ -75,7 +77,11 @@ impl ChatCore {
         };
         let now = self.now();
         let card = self.inner.queries.agent_card(&agent, period, now).await?;
-        let mut text = replies::card_text(&card, now);
+        let from = self.day_start_utc(card.range.from);
+        let to = self.day_start_utc(card.range.to + Days::days(1));
+        let posts = self.inner.store.top_posts(Some(agent.id), from, to, TOP_POSTS).await?;
+        let posts: Vec<_> = posts.iter().map(|p| &p.post).collect();
+        let mut text = replies::card_text(&card, &posts, now);
         let attachment = if chart {
             let current = self.inner.store.daily_metrics(agent.id, card.range).await?;
             let previous = self.inner.store.daily_metrics(agent.id, card.range.previous()).await?;
@@ -223,7 +229,7 @@ impl ChatCore {
         }
         let from = self.day_start_utc(view.range.from);
         let to = self.day_start_utc(view.range.to + Days::days(1));
-        let posts = self.inner.store.top_posts(None, from, to, 5).await?;
+        let posts = self.inner.store.top_posts(None, from, to, TOP_POSTS).await?;
         out.push(String::new());
         out.push(bold("📝 Publicaciones destacadas"));
         let posts: Vec<_> = posts.into_iter().map(|p| p.post).collect();

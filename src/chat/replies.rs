@@ -9,7 +9,7 @@ use super::commands::{Audience, COMMANDS};
 use super::permissions::Identity;
 use super::text::{bold, plain};
 use crate::domain::freshness::footer;
-use crate::domain::{Freshness, JobStatus, KpiLine, RankedAgent, SyncJob, hace, thousands};
+use crate::domain::{Freshness, JobStatus, KpiLine, Post, RankedAgent, SyncJob, hace, thousands};
 use crate::queries::AgentCard;
 use crate::store::BudgetUsage;
 use crate::sync::{JobReport, Progress};
@@ -43,8 +43,9 @@ pub fn kpi_line(line: &KpiLine) -> String {
     )
 }
 
-/// The KPI card of one agent: title with period and dates, all 11 KPIs with Δ%, score, footer.
-pub fn card_text(card: &AgentCard, now: DateTime<Utc>) -> String {
+/// The KPI card of one agent: title with period and dates, all 11 KPIs with Δ%, score, the period's
+/// most engaging posts (`top_posts`, best first) and the footer.
+pub fn card_text(card: &AgentCard, top_posts: &[&Post], now: DateTime<Utc>) -> String {
     let mut out = vec![
         format!(
             "📊 {}",
@@ -64,6 +65,9 @@ pub fn card_text(card: &AgentCard, now: DateTime<Utc>) -> String {
     if !card.current.has_data() {
         out.push("Sin datos en este periodo.".into());
     }
+    out.push(String::new());
+    out.push(bold("📝 Publicaciones destacadas"));
+    out.push(crate::export::top_posts_text(top_posts));
     out.push(footer(card.agent.last_synced_at, now));
     out.join("\n")
 }

@@ -2,6 +2,7 @@
 //! tested with plain values and reused by every adapter.
 
 pub mod agent;
+pub mod calendar;
 pub mod card;
 pub mod freshness;
 pub mod job;
@@ -10,6 +11,7 @@ pub mod period;
 pub mod ranking;
 
 pub use agent::{Agent, AgentId, ConnectionStatus, NameLookupError, Role, find_by_name, name_key};
+pub use calendar::{ReportsDue, month_containing, month_label, reports_due, week_containing};
 pub use card::{Kpi, KpiLine, kpi_lines, thousands};
 pub use freshness::{Freshness, hace};
 pub use job::{ItemStatus, JobId, JobItem, JobKind, JobStatus, SyncJob};

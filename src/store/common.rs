@@ -1061,9 +1061,22 @@ macro_rules! impl_store {
             async fn active_silences(&self, now: DateTime<Utc>) -> StoreResult<Vec<$crate::store::Silence>> {
                 self.active_silences_sql(now).await
             }
+
+            async fn previous_bulk_finished_at(&self, job: JobId) -> StoreResult<Option<DateTime<Utc>>> {
+                self.previous_bulk_finished_at_sql(job).await
+            }
+
+            async fn api_usage_between(
+                &self,
+                from: DateTime<Utc>,
+                to: DateTime<Utc>,
+            ) -> StoreResult<$crate::store::ApiUsageSummary> {
+                self.api_usage_between_sql(from, to).await
+            }
         }
 
         $crate::store::alerts::alert_methods!($store);
+        $crate::store::reports::report_methods!($store);
     };
 }
 

@@ -5,6 +5,7 @@
 pub(crate) mod alerts;
 mod common;
 pub mod postgres;
+pub(crate) mod reports;
 mod rows;
 pub mod sqlite;
 
@@ -21,6 +22,7 @@ use crate::domain::{
 
 pub use alerts::{AlertChannel, AlertRecord, AlertState, NewAlert, Silence};
 pub use postgres::PgStore;
+pub use reports::ApiUsageSummary;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -350,6 +352,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Silence>;
     /// Silences in force at `now`.
     async fn active_silences(&self, now: DateTime<Utc>) -> StoreResult<Vec<Silence>>;
+
+    // ── reports ──
+    /// When the last bulk sync before `job` that synced at least one agent ended; None if none did.
+    async fn previous_bulk_finished_at(&self, job: JobId) -> StoreResult<Option<DateTime<Utc>>>;
+    /// API calls, limits reached and syncs started in [from, to).
+    async fn api_usage_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<ApiUsageSummary>;
 }
 
 /// Opens the store named by `url` (`sqlite://…` or `postgres://…`). Errors name the URL without

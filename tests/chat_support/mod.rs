@@ -85,6 +85,8 @@ pub struct Office {
     pub engine: SyncEngine,
     pub source: Arc<SlowSource>,
     pub agents: Vec<i64>,
+    pub clock: Arc<ManualClock>,
+    pub queries: Arc<Queries>,
     pub db: support::TestStore,
 }
 
@@ -191,15 +193,17 @@ pub async fn office_with(
     let clock = Arc::new(ManualClock::starting_at(now()));
     let tz: chrono_tz::Tz = TZ.parse().unwrap();
     let queries = Arc::new(Queries::new(store.clone(), tz));
-    let engine =
-        SyncEngine::new(store.clone(), source.clone(), cipher, clock, settings, tz).with_queries(queries.clone());
-    let core = ChatCore::new(store.clone(), queries, engine.clone(), tz, None, None);
+    let engine = SyncEngine::new(store.clone(), source.clone(), cipher, clock.clone(), settings, tz)
+        .with_queries(queries.clone());
+    let core = ChatCore::new(store.clone(), queries.clone(), engine.clone(), tz, None, None);
     Office {
         core,
         store,
         engine,
         source,
         agents: ids,
+        clock,
+        queries,
         db,
     }
 }

@@ -1,0 +1,176 @@
+//! Team summaries that ride on bulk syncs (pulso has no scheduler): after every bulk sync a
+//! completion summary; after the first of a new week, the week that ended with its ranking chart;
+//! after the first of a new month, the month that ended with its use of the Graph API.
+
+pub mod text;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::charts::{self, RankingChart};
+use crate::domain::period::today_in;
+use crate::domain::{DateRange, JobId, JobKind, JobStatus, month_containing, month_label, reports_due};
+use crate::ports::{Attachment, OutMessage, Outbox};
+use crate::queries::{Queries, TeamView};
+use crate::store::Store;
+use crate::sync::{JobReport, SyncEvent};
+
+pub struct Reports {
+    store: Arc<dyn Store>,
+    queries: Arc<Queries>,
+    outbox: Arc<dyn Outbox>,
+    tz: Tz,
+    /// The latest bulk job whose summaries went out (or failed to).
+    reported: watch::Sender<JobId>,
+}
+
+impl Reports {
+    pub fn new(store: Arc<dyn Store>, queries: Arc<Queries>, outbox: Arc<dyn Outbox>, tz: Tz) -> Self {
+        Self {
+            store,
+            queries,
+            outbox,
+            tz,
+            reported: watch::Sender::new(0),
+        }
+    }
+
+    /// Waits until the summaries of bulk job `job` (or a later one) were handled; false on timeout.
+    /// Lets a short-lived process (the demo reading a script) post them before it exits.
+    pub async fn wait_reported(&self, job: JobId, timeout: std::time::Duration) -> bool {
+        let mut reported = self.reported.subscribe();
+        tokio::time::timeout(timeout, reported.wait_for(|last| *last >= job))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Posts the summaries of every bulk sync this process finishes, until the engine is dropped.
+    pub fn spawn(self: Arc<Self>, mut events: broadcast::Receiver<SyncEvent>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                let report = match events.recv().await {
+                    Ok(SyncEvent::Finished(report)) if report.kind == JobKind::Bulk => report,
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "eventos de sincronización perdidos por retraso");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                match self.after_bulk_sync(&report).await {
+                    Ok(messages) => {
+                        for message in messages {
+                            if let Err(e) = self.outbox.to_team(&message).await {
+                                tracing::error!(
+                                    job_id = report.job_id,
+                                    error = format!("{e:#}"),
+                                    "no se pudo enviar el resumen al equipo"
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(
+                        job_id = report.job_id,
+                        error = format!("{e:#}"),
+                        "no se pudieron preparar los resúmenes"
+                    ),
+                }
+                self.reported.send_replace(report.job_id);
+            }
+        })
+    }
+
+    /// The team messages a finished bulk sync brings, in the order they are posted.
+    pub async fn after_bulk_sync(&self, report: &JobReport) -> anyhow::Result<Vec<OutMessage>> {
+        let mut messages = vec![OutMessage::text(text::completion_text(report))];
+        if report.status == JobStatus::Failed {
+            // Nothing new to summarise: the next sync that fetches data brings the summaries.
+            return Ok(messages);
+        }
+        let job = self
+            .store
+            .job(report.job_id)
+            .await?
+            .context("la sincronización terminada no existe")?;
+        let ended = job.completed_at.unwrap_or_else(Utc::now);
+        let previous = self.store.previous_bulk_finished_at(job.id).await?;
+        let due = reports_due(previous.map(|t| today_in(self.tz, t)), today_in(self.tz, ended));
+        if let Some(week) = due.weekly {
+            messages.push(self.weekly(week).await?);
+        }
+        if let Some(month) = due.monthly {
+            messages.push(self.monthly(month).await?);
+        }
+        Ok(messages)
+    }
+
+    async fn weekly(&self, week: DateRange) -> anyhow::Result<OutMessage> {
+        let current = self.queries.team_view_of(week).await?;
+        let previous = self.queries.team_view_of(week.previous()).await?;
+        let text = text::weekly_text(&current, &previous);
+        let chart = ranking_chart("Ranking semanal".into(), "ranking_semanal.png", current).await;
+        Ok(with_chart(text, chart))
+    }
+
+    async fn monthly(&self, month: DateRange) -> anyhow::Result<OutMessage> {
+        let before = month_containing(month.from - Duration::days(1));
+        let current = self.queries.team_view_of(month).await?;
+        let previous = self.queries.team_view_of(before).await?;
+        let usage = self
+            .store
+            .api_usage_between(self.start_of(month.from), self.start_of(month.to + Duration::days(1)))
+            .await?;
+        let text = text::monthly_text(&current, &previous, &usage);
+        let title = format!("Ranking de {}", month_label(month.from));
+        let chart = ranking_chart(title, "ranking_mensual.png", current).await;
+        Ok(with_chart(text, chart))
+    }
+
+    /// Local midnight of `day` in the office's time zone.
+    fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
+        let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+        self.tz
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+    }
+}
+
+/// A summary still goes out when its chart cannot be drawn; the log says why.
+fn with_chart(text: String, chart: Option<Attachment>) -> OutMessage {
+    OutMessage {
+        text,
+        attachment: chart,
+    }
+}
+
+async fn ranking_chart(title: String, file_name: &str, view: TeamView) -> Option<Attachment> {
+    let rendered = charts::render_off_runtime(move || {
+        charts::ranking_png(&RankingChart {
+            title: &title,
+            range: view.range,
+            ranked: &view.ranked,
+            highlight: None,
+            data_age: None,
+        })
+    })
+    .await;
+    match rendered {
+        Ok(png) => Some(Attachment {
+            file_name: file_name.to_string(),
+            mime: "image/png",
+            bytes: png.0,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "no se pudo dibujar el ranking del resumen");
+            None
+        }
+    }
+}
