@@ -99,7 +99,9 @@ pub(crate) use {
 };
 
 /// Implements every shared [`Store`](super::Store) method for a struct with a `pool` field.
-/// `$migrator` is the `sqlx::migrate!` of that backend's folder.
+/// `$migrator` is the `sqlx::migrate!` of that backend's folder. An `#[async_trait]` impl must be
+/// one block, so most methods delegate to inherent `*_sql` methods kept by subject in `agents.rs`,
+/// `metrics.rs`, `jobs.rs`, `alerts.rs` and `reports.rs`.
 macro_rules! impl_store {
     ($store:ty, $backend:expr, $migrator:expr, $claim_sql:expr) => {
         #[async_trait::async_trait]
@@ -119,83 +121,19 @@ macro_rules! impl_store {
             }
 
             async fn upsert_agent(&self, agent: &NewAgent, now: DateTime<Utc>) -> StoreResult<(Agent, Upserted)> {
-                let email = agent.email.trim().to_lowercase();
-                let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM agents WHERE email = $1")
-                    .bind(&email)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                let (id, outcome) = match existing {
-                    Some(id) => {
-                        sqlx::query(
-                            "UPDATE agents SET name = $2, \
-                               facebook_page_id = COALESCE($3, facebook_page_id), \
-                               instagram_account_id = COALESCE($4, instagram_account_id), \
-                               updated_at = $5 WHERE id = $1",
-                        )
-                        .bind(id)
-                        .bind(agent.name.trim())
-                        .bind(&agent.facebook_page_id)
-                        .bind(&agent.instagram_account_id)
-                        .bind(now)
-                        .execute(&self.pool)
-                        .await?;
-                        (id, Upserted::Updated)
-                    }
-                    None => {
-                        let id: i64 = sqlx::query_scalar(
-                            "INSERT INTO agents (name, email, role, facebook_page_id, instagram_account_id, status, \
-                               created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'inactive', $6, $6) RETURNING id",
-                        )
-                        .bind(agent.name.trim())
-                        .bind(&email)
-                        .bind(agent.role.as_str())
-                        .bind(&agent.facebook_page_id)
-                        .bind(&agent.instagram_account_id)
-                        .bind(now)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(|e| {
-                            let e = StoreError::from(e);
-                            if e.is_unique_violation() {
-                                StoreError::Conflict(format!("ya existe un agente con el correo {email}"))
-                            } else {
-                                e
-                            }
-                        })?;
-                        (id, Upserted::Created)
-                    }
-                };
-                let agent = self
-                    .agent(id)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound(format!("agente {id}")))?;
-                Ok((agent, outcome))
+                self.upsert_agent_sql(agent, now).await
             }
 
             async fn agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
-                let row: Option<AgentRow> =
-                    sqlx::query_as(concat!("SELECT ", agent_columns!(), " FROM agents WHERE id = $1"))
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                row.map(Agent::try_from).transpose()
+                self.agent_sql(id).await
             }
 
             async fn agents(&self) -> StoreResult<Vec<Agent>> {
-                let rows: Vec<AgentRow> = sqlx::query_as(concat!("SELECT ", agent_columns!(), " FROM agents ORDER BY name, id"))
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.into_iter().map(Agent::try_from).collect()
+                self.agents_sql().await
             }
 
             async fn set_agent_page(&self, id: AgentId, page_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
-                let done = sqlx::query("UPDATE agents SET facebook_page_id = $2, updated_at = $3 WHERE id = $1")
-                    .bind(id)
-                    .bind(page_id)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
-                expect_one(done.rows_affected(), id)
+                self.set_agent_page_sql(id, page_id, now).await
             }
 
             async fn set_agent_token(
@@ -205,26 +143,11 @@ macro_rules! impl_store {
                 expires_at: Option<DateTime<Utc>>,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let done = sqlx::query(
-                    "UPDATE agents SET page_token_encrypted = $2, token_expires_at = $3, \
-                       token_reminder_sent_at = NULL, updated_at = $4 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(encrypted)
-                .bind(expires_at)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                expect_one(done.rows_affected(), id)
+                self.set_agent_token_sql(id, encrypted, expires_at, now).await
             }
 
             async fn agent_token(&self, id: AgentId) -> StoreResult<Option<String>> {
-                let token: Option<Option<String>> =
-                    sqlx::query_scalar("SELECT page_token_encrypted FROM agents WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(token.flatten())
+                self.agent_token_sql(id).await
             }
 
             async fn set_agent_status(
@@ -234,34 +157,15 @@ macro_rules! impl_store {
                 reason: Option<&str>,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let done = sqlx::query("UPDATE agents SET status = $2, status_reason = $3, updated_at = $4 WHERE id = $1")
-                    .bind(id)
-                    .bind(status.as_str())
-                    .bind(reason)
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await?;
-                expect_one(done.rows_affected(), id)
+                self.set_agent_status_sql(id, status, reason, now).await
             }
 
             async fn mark_agent_synced(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<()> {
-                let done = sqlx::query("UPDATE agents SET last_synced_at = $2, updated_at = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(at)
-                    .execute(&self.pool)
-                    .await?;
-                expect_one(done.rows_affected(), id)
+                self.mark_agent_synced_sql(id, at).await
             }
 
             async fn mark_token_reminder_sent(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "UPDATE agents SET token_reminder_sent_at = $2 WHERE id = $1 AND token_reminder_sent_at IS NULL",
-                )
-                .bind(id)
-                .bind(at)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.mark_token_reminder_sent_sql(id, at).await
             }
 
             async fn connect_agent(
@@ -270,35 +174,11 @@ macro_rules! impl_store {
                 connection: &$crate::store::AgentConnection,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(
-                    "UPDATE agents SET facebook_page_id = $2, page_token_encrypted = $3, token_expires_at = $4, \
-                       token_scopes = $5, token_reminder_sent_at = NULL, status = 'active', status_reason = NULL, \
-                       updated_at = $6 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&connection.page_id)
-                .bind(&connection.token_encrypted)
-                .bind(connection.token_expires_at)
-                .bind(connection.scopes.join(","))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                expect_one(done.rows_affected(), id)?;
-                sqlx::query("DELETE FROM oauth_page_candidates WHERE agent_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
+                self.connect_agent_sql(id, connection, now).await
             }
 
             async fn agent_token_scopes(&self, id: AgentId) -> StoreResult<Option<Vec<String>>> {
-                let scopes: Option<Option<String>> = sqlx::query_scalar("SELECT token_scopes FROM agents WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(scopes.flatten().map(|s| split_scopes(&s)))
+                self.agent_token_scopes_sql(id).await
             }
 
             async fn use_oauth_state(
@@ -308,17 +188,7 @@ macro_rules! impl_store {
                 expires_at: DateTime<Utc>,
                 now: DateTime<Utc>,
             ) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "INSERT INTO oauth_states (nonce, agent_id, expires_at, used_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (nonce) DO NOTHING",
-                )
-                .bind(nonce)
-                .bind(agent)
-                .bind(expires_at)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.use_oauth_state_sql(nonce, agent, expires_at, now).await
             }
 
             async fn set_page_candidates(
@@ -328,30 +198,7 @@ macro_rules! impl_store {
                 expires_at: DateTime<Utc>,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("DELETE FROM oauth_page_candidates WHERE agent_id = $1")
-                    .bind(agent)
-                    .execute(&mut *tx)
-                    .await?;
-                for c in candidates {
-                    sqlx::query(
-                        "INSERT INTO oauth_page_candidates (agent_id, position, page_id, page_name, token_encrypted, \
-                           token_expires_at, scopes, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(agent)
-                    .bind(c.position)
-                    .bind(&c.page_id)
-                    .bind(&c.page_name)
-                    .bind(&c.token_encrypted)
-                    .bind(c.token_expires_at)
-                    .bind(c.scopes.join(","))
-                    .bind(expires_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+                self.set_page_candidates_sql(agent, candidates, expires_at, now).await
             }
 
             async fn page_candidates(
@@ -359,27 +206,7 @@ macro_rules! impl_store {
                 agent: AgentId,
                 now: DateTime<Utc>,
             ) -> StoreResult<Vec<$crate::store::PageCandidate>> {
-                let rows: Vec<(i64, String, String, String, Option<DateTime<Utc>>, String)> = sqlx::query_as(
-                    "SELECT position, page_id, page_name, token_encrypted, token_expires_at, scopes \
-                     FROM oauth_page_candidates WHERE agent_id = $1 AND expires_at > $2 ORDER BY position",
-                )
-                .bind(agent)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(position, page_id, page_name, token_encrypted, token_expires_at, scopes)| {
-                        $crate::store::PageCandidate {
-                            position,
-                            page_id,
-                            page_name,
-                            token_encrypted,
-                            token_expires_at,
-                            scopes: split_scopes(&scopes),
-                        }
-                    })
-                    .collect())
+                self.page_candidates_sql(agent, now).await
             }
 
             async fn upsert_daily_metrics(
@@ -388,171 +215,27 @@ macro_rules! impl_store {
                 rows: &[DailyMetrics],
                 now: DateTime<Utc>,
             ) -> StoreResult<u64> {
-                let mut tx = self.pool.begin().await?;
-                let mut written = 0;
-                for m in rows {
-                    written += sqlx::query(
-                        "INSERT INTO facebook_metrics_daily (agent_id, date, followers, impressions, reach, engaged_users, \
-                           posts, reactions, comments, shares, link_clicks, whatsapp_clicks, engagement_rate, fetched_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                         ON CONFLICT (agent_id, date) DO UPDATE SET followers = excluded.followers, \
-                           impressions = excluded.impressions, reach = excluded.reach, \
-                           engaged_users = excluded.engaged_users, posts = excluded.posts, \
-                           reactions = excluded.reactions, comments = excluded.comments, shares = excluded.shares, \
-                           link_clicks = excluded.link_clicks, whatsapp_clicks = excluded.whatsapp_clicks, \
-                           engagement_rate = excluded.engagement_rate, fetched_at = excluded.fetched_at",
-                    )
-                    .bind(agent)
-                    .bind(m.date)
-                    .bind(m.followers)
-                    .bind(m.impressions)
-                    .bind(m.reach)
-                    .bind(m.engaged_users)
-                    .bind(m.posts)
-                    .bind(m.reactions)
-                    .bind(m.comments)
-                    .bind(m.shares)
-                    .bind(m.link_clicks)
-                    .bind(m.whatsapp_clicks)
-                    .bind(m.engagement_rate)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
-                if let (Some(first), Some(last)) = (rows.iter().map(|m| m.date).min(), rows.iter().map(|m| m.date).max()) {
-                    let (from, to) = crate::store::month_bounds(first, last);
-                    sqlx::query(concat!(
-                        "INSERT INTO facebook_metrics_monthly (agent_id, month, ", rollup_columns!(), ", days) \
-                         SELECT agent_id, substr(CAST(date AS TEXT), 1, 7), ",
-                        sum_columns!("d"),
-                        ", COUNT(*) FROM facebook_metrics_daily d WHERE d.agent_id = $1 AND d.date BETWEEN $2 AND $3 \
-                         GROUP BY agent_id, substr(CAST(date AS TEXT), 1, 7) \
-                         ON CONFLICT (agent_id, month) DO UPDATE SET impressions = excluded.impressions, \
-                           reach = excluded.reach, engaged_users = excluded.engaged_users, posts = excluded.posts, \
-                           reactions = excluded.reactions, comments = excluded.comments, shares = excluded.shares, \
-                           link_clicks = excluded.link_clicks, whatsapp_clicks = excluded.whatsapp_clicks, \
-                           days = excluded.days"
-                    ))
-                    .bind(agent)
-                    .bind(from)
-                    .bind(to)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(written)
+                self.upsert_daily_metrics_sql(agent, rows, now).await
             }
 
             async fn daily_metrics(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<DailyMetrics>> {
-                let rows: Vec<MetricsRow> = sqlx::query_as(concat!(
-                    "SELECT ",
-                    metric_columns!(),
-                    " FROM facebook_metrics_daily WHERE agent_id = $1 AND date BETWEEN $2 AND $3 ORDER BY date"
-                ))
-                .bind(agent)
-                .bind(range.from)
-                .bind(range.to)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(DailyMetrics::from).collect())
+                self.daily_metrics_sql(agent, range).await
             }
 
             async fn agent_totals(&self, agent: AgentId, range: DateRange) -> StoreResult<AgentTotals> {
-                let row: Option<TotalsRow> =
-                    sqlx::query_as(concat!(totals_select!(), "AND m.agent_id = $3 GROUP BY m.agent_id"))
-                        .bind(range.from)
-                        .bind(range.to)
-                        .bind(agent)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(row.map(AgentTotals::from).unwrap_or_default())
+                self.agent_totals_sql(agent, range).await
             }
 
             async fn all_agent_totals(&self, range: DateRange) -> StoreResult<Vec<(AgentId, AgentTotals)>> {
-                let split = range.split_by_months();
-                let empty = DateRange::new(range.to + chrono::Duration::days(1), range.to);
-                let (head, tail) = (split.head.unwrap_or(empty), split.tail.unwrap_or(empty));
-                let (first_month, last_month) = split.months.unwrap_or_else(|| ("9999-12".into(), "0000-01".into()));
-                // The follower lookup runs once per agent, outside the aggregation: inside it SQLite
-                // would evaluate it for every input row.
-                let rows: Vec<TotalsRow> = sqlx::query_as(concat!(
-                    "SELECT g.*, (SELECT l.followers FROM facebook_metrics_daily l \
-                       WHERE l.agent_id = g.agent_id AND l.date BETWEEN $1 AND $2 ORDER BY l.date DESC LIMIT 1) AS followers \
-                     FROM (SELECT t.agent_id, ",
-                    sum_columns!("t"),
-                    ", CAST(SUM(t.days) AS BIGINT) AS days FROM ( \
-                       SELECT agent_id, ", rollup_columns!(), ", days FROM facebook_metrics_monthly \
-                         WHERE month BETWEEN $3 AND $4 \
-                       UNION ALL SELECT agent_id, ", rollup_columns!(), ", 1 AS days FROM facebook_metrics_daily \
-                         WHERE date BETWEEN $5 AND $6 \
-                       UNION ALL SELECT agent_id, ", rollup_columns!(), ", 1 AS days FROM facebook_metrics_daily \
-                         WHERE date BETWEEN $7 AND $8 \
-                     ) t GROUP BY t.agent_id) g"
-                ))
-                .bind(range.from)
-                .bind(range.to)
-                .bind(first_month)
-                .bind(last_month)
-                .bind(head.from)
-                .bind(head.to)
-                .bind(tail.from)
-                .bind(tail.to)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|r| (r.agent_id, AgentTotals::from(r))).collect())
+                self.all_agent_totals_sql(range).await
             }
 
             async fn team_daily(&self, range: DateRange) -> StoreResult<Vec<DailyMetrics>> {
-                let rows: Vec<MetricsRow> = sqlx::query_as(
-                    "SELECT date, \
-                       CAST(SUM(followers) AS BIGINT) AS followers, CAST(SUM(impressions) AS BIGINT) AS impressions, \
-                       CAST(SUM(reach) AS BIGINT) AS reach, CAST(SUM(engaged_users) AS BIGINT) AS engaged_users, \
-                       CAST(SUM(posts) AS BIGINT) AS posts, CAST(SUM(reactions) AS BIGINT) AS reactions, \
-                       CAST(SUM(comments) AS BIGINT) AS comments, CAST(SUM(shares) AS BIGINT) AS shares, \
-                       CAST(SUM(link_clicks) AS BIGINT) AS link_clicks, \
-                       CAST(SUM(whatsapp_clicks) AS BIGINT) AS whatsapp_clicks, \
-                       CAST(0 AS DOUBLE PRECISION) AS engagement_rate \
-                     FROM facebook_metrics_daily WHERE date BETWEEN $1 AND $2 GROUP BY date ORDER BY date",
-                )
-                .bind(range.from)
-                .bind(range.to)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|r| DailyMetrics::from(r).with_engagement_rate()).collect())
+                self.team_daily_sql(range).await
             }
 
             async fn upsert_posts(&self, agent: AgentId, posts: &[Post], now: DateTime<Utc>) -> StoreResult<u64> {
-                let mut tx = self.pool.begin().await?;
-                let mut written = 0;
-                for p in posts {
-                    written += sqlx::query(
-                        "INSERT INTO facebook_posts (agent_id, post_id, created_at, excerpt, permalink, reactions, \
-                           comments, shares, link_clicks, links_to_whatsapp, fetched_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                         ON CONFLICT (agent_id, post_id) DO UPDATE SET created_at = excluded.created_at, \
-                           excerpt = excluded.excerpt, permalink = excluded.permalink, \
-                           reactions = excluded.reactions, comments = excluded.comments, shares = excluded.shares, \
-                           link_clicks = excluded.link_clicks, links_to_whatsapp = excluded.links_to_whatsapp, \
-                           fetched_at = excluded.fetched_at",
-                    )
-                    .bind(agent)
-                    .bind(&p.post_id)
-                    .bind(p.created_at)
-                    .bind(&p.excerpt)
-                    .bind(&p.permalink)
-                    .bind(p.reactions)
-                    .bind(p.comments)
-                    .bind(p.shares)
-                    .bind(p.link_clicks)
-                    .bind(p.links_to_whatsapp)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                }
-                tx.commit().await?;
-                Ok(written)
+                self.upsert_posts_sql(agent, posts, now).await
             }
 
             async fn top_posts(
@@ -562,36 +245,7 @@ macro_rules! impl_store {
                 to: DateTime<Utc>,
                 limit: i64,
             ) -> StoreResult<Vec<AgentPost>> {
-                let rows: Vec<PostRow> = match agent {
-                    Some(agent) => {
-                        sqlx::query_as(concat!(
-                            "SELECT ",
-                            post_columns!(),
-                            " FROM facebook_posts WHERE agent_id = $1 AND created_at >= $2 AND created_at < $3 \
-                             ORDER BY reactions + comments + shares DESC, created_at DESC LIMIT $4"
-                        ))
-                        .bind(agent)
-                        .bind(from)
-                        .bind(to)
-                        .bind(limit)
-                        .fetch_all(&self.pool)
-                        .await?
-                    }
-                    None => {
-                        sqlx::query_as(concat!(
-                            "SELECT ",
-                            post_columns!(),
-                            " FROM facebook_posts WHERE created_at >= $1 AND created_at < $2 \
-                             ORDER BY reactions + comments + shares DESC, created_at DESC LIMIT $3"
-                        ))
-                        .bind(from)
-                        .bind(to)
-                        .bind(limit)
-                        .fetch_all(&self.pool)
-                        .await?
-                    }
-                };
-                Ok(rows.into_iter().map(AgentPost::from).collect())
+                self.top_posts_sql(agent, from, to, limit).await
             }
 
             async fn link_identity(
@@ -671,34 +325,11 @@ macro_rules! impl_store {
                 n: i64,
                 now: DateTime<Utc>,
             ) -> StoreResult<Option<BudgetUsage>> {
-                if n > max_calls || n < 0 {
-                    return Ok(None);
-                }
-                let row: Option<BudgetRow> = sqlx::query_as(concat!(
-                    "INSERT INTO api_rate_limits (hour_window, max_calls, calls_made, updated_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (hour_window) DO UPDATE \
-                       SET calls_made = api_rate_limits.calls_made + excluded.calls_made, \
-                           max_calls = excluded.max_calls, updated_at = excluded.updated_at \
-                       WHERE api_rate_limits.calls_made + excluded.calls_made <= excluded.max_calls \
-                     RETURNING ",
-                    budget_columns!()
-                ))
-                .bind(hour_window)
-                .bind(max_calls)
-                .bind(n)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(BudgetUsage::from))
+                self.reserve_calls_sql(hour_window, max_calls, n, now).await
             }
 
             async fn budget_usage(&self, hour_window: DateTime<Utc>) -> StoreResult<Option<BudgetUsage>> {
-                let row: Option<BudgetRow> =
-                    sqlx::query_as(concat!("SELECT ", budget_columns!(), " FROM api_rate_limits WHERE hour_window = $1"))
-                        .bind(hour_window)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(row.map(BudgetUsage::from))
+                self.budget_usage_sql(hour_window).await
             }
 
             async fn record_rate_limit_hit(
@@ -707,18 +338,7 @@ macro_rules! impl_store {
                 max_calls: i64,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO api_rate_limits (hour_window, max_calls, calls_made, rate_limit_hits, updated_at) \
-                     VALUES ($1, $2, 0, 1, $3) \
-                     ON CONFLICT (hour_window) DO UPDATE SET rate_limit_hits = api_rate_limits.rate_limit_hits + 1, \
-                       updated_at = excluded.updated_at",
-                )
-                .bind(hour_window)
-                .bind(max_calls)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.record_rate_limit_hit_sql(hour_window, max_calls, now).await
             }
 
             async fn record_usage_pct(
@@ -728,29 +348,11 @@ macro_rules! impl_store {
                 pct: i64,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO api_rate_limits (hour_window, max_calls, calls_made, peak_usage_pct, updated_at) \
-                     VALUES ($1, $2, 0, $3, $4) \
-                     ON CONFLICT (hour_window) DO UPDATE SET peak_usage_pct = CASE \
-                       WHEN excluded.peak_usage_pct > api_rate_limits.peak_usage_pct THEN excluded.peak_usage_pct \
-                       ELSE api_rate_limits.peak_usage_pct END, updated_at = excluded.updated_at",
-                )
-                .bind(hour_window)
-                .bind(max_calls)
-                .bind(pct)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.record_usage_pct_sql(hour_window, max_calls, pct, now).await
             }
 
             async fn rate_limit_hits_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar(
-                    "SELECT CAST(COALESCE(SUM(rate_limit_hits), 0) AS BIGINT) FROM api_rate_limits WHERE hour_window >= $1",
-                )
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?)
+                self.rate_limit_hits_since_sql(since).await
             }
 
             async fn create_job(
@@ -761,80 +363,23 @@ macro_rules! impl_store {
                 agents: &[AgentId],
                 now: DateTime<Utc>,
             ) -> StoreResult<SyncJob> {
-                let mut tx = self.pool.begin().await?;
-                let created: Result<i64, sqlx::Error> = sqlx::query_scalar(
-                    "INSERT INTO sync_jobs (kind, status, agent_id, requested_by, total_agents, created_at) \
-                     VALUES ($1, 'pending', $2, $3, $4, $5) RETURNING id",
-                )
-                .bind(kind.as_str())
-                .bind(agent)
-                .bind(requested_by)
-                .bind(agents.len() as i64)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await;
-                let id = match created.map_err(StoreError::from) {
-                    Ok(id) => id,
-                    Err(e) if e.is_unique_violation() => {
-                        return Err(StoreError::Conflict("ya hay una sincronización activa".into()));
-                    }
-                    Err(e) => return Err(e),
-                };
-                for (position, agent_id) in agents.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO sync_job_items (job_id, agent_id, status, position) VALUES ($1, $2, 'pending', $3)",
-                    )
-                    .bind(id)
-                    .bind(agent_id)
-                    .bind(position as i64)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                self.job(id).await?.ok_or_else(|| StoreError::NotFound(format!("trabajo {id}")))
+                self.create_job_sql(kind, agent, requested_by, agents, now).await
             }
 
             async fn job(&self, id: JobId) -> StoreResult<Option<SyncJob>> {
-                let row: Option<JobRow> = sqlx::query_as(concat!("SELECT ", job_columns!(), " FROM sync_jobs WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(SyncJob::try_from).transpose()
+                self.job_sql(id).await
             }
 
             async fn latest_job(&self, kind: JobKind) -> StoreResult<Option<SyncJob>> {
-                let row: Option<JobRow> = sqlx::query_as(concat!(
-                    "SELECT ",
-                    job_columns!(),
-                    " FROM sync_jobs WHERE kind = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
-                ))
-                .bind(kind.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-                row.map(SyncJob::try_from).transpose()
+                self.latest_job_sql(kind).await
             }
 
             async fn recent_jobs(&self, limit: i64) -> StoreResult<Vec<SyncJob>> {
-                let rows: Vec<JobRow> = sqlx::query_as(concat!(
-                    "SELECT ",
-                    job_columns!(),
-                    " FROM sync_jobs ORDER BY created_at DESC, id DESC LIMIT $1"
-                ))
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter().map(SyncJob::try_from).collect()
+                self.recent_jobs_sql(limit).await
             }
 
             async fn active_jobs(&self) -> StoreResult<Vec<SyncJob>> {
-                let rows: Vec<JobRow> = sqlx::query_as(concat!(
-                    "SELECT ",
-                    job_columns!(),
-                    " FROM sync_jobs WHERE status IN ('pending', 'running', 'paused') ORDER BY id"
-                ))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter().map(SyncJob::try_from).collect()
+                self.active_jobs_sql().await
             }
 
             async fn acquire_job_lease(
@@ -844,33 +389,11 @@ macro_rules! impl_store {
                 until: DateTime<Utc>,
                 now: DateTime<Utc>,
             ) -> StoreResult<Option<i64>> {
-                Ok(sqlx::query_scalar(
-                    "UPDATE sync_jobs SET lease_owner = $2, lease_expires_at = $3, fencing_token = fencing_token + 1, \
-                       status = CASE WHEN status = 'pending' THEN 'running' ELSE status END, \
-                       started_at = COALESCE(started_at, $4) \
-                     WHERE id = $1 AND status IN ('pending', 'running', 'paused') \
-                       AND (lease_owner IS NULL OR lease_owner = $2 OR lease_expires_at < $4) \
-                     RETURNING fencing_token",
-                )
-                .bind(id)
-                .bind(owner)
-                .bind(until)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?)
+                self.acquire_job_lease_sql(id, owner, until, now).await
             }
 
             async fn renew_job_lease(&self, id: JobId, fencing: i64, until: DateTime<Utc>) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "UPDATE sync_jobs SET lease_expires_at = $3 WHERE id = $1 AND fencing_token = $2 \
-                       AND status IN ('pending', 'running', 'paused')",
-                )
-                .bind(id)
-                .bind(fencing)
-                .bind(until)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.renew_job_lease_sql(id, fencing, until).await
             }
 
             async fn set_job_status(
@@ -882,24 +405,7 @@ macro_rules! impl_store {
                 error: Option<&str>,
                 now: DateTime<Utc>,
             ) -> StoreResult<bool> {
-                let finished = !status.is_active();
-                let done = sqlx::query(
-                    "UPDATE sync_jobs SET status = $3, paused_until = $4, error_message = COALESCE($5, error_message), \
-                       completed_at = CASE WHEN $6 THEN $7 ELSE completed_at END, \
-                       lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END, \
-                       lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
-                     WHERE id = $1 AND fencing_token = $2",
-                )
-                .bind(id)
-                .bind(fencing)
-                .bind(status.as_str())
-                .bind(paused_until)
-                .bind(error)
-                .bind(finished)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                self.set_job_status_sql(id, fencing, status, paused_until, error, now).await
             }
 
             async fn claim_items(
@@ -910,16 +416,7 @@ macro_rules! impl_store {
                 lease_until: DateTime<Utc>,
                 now: DateTime<Utc>,
             ) -> StoreResult<Vec<AgentId>> {
-                let mut claimed: Vec<(i64, i64)> = sqlx::query_as($claim_sql)
-                    .bind(job)
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(n)
-                    .fetch_all(&self.pool)
-                    .await?;
-                claimed.sort_by_key(|(_, position)| *position);
-                Ok(claimed.into_iter().map(|(agent, _)| agent).collect())
+                self.claim_items_sql(job, owner, n, lease_until, now).await
             }
 
             async fn finish_item(
@@ -933,86 +430,23 @@ macro_rules! impl_store {
                 error: Option<&str>,
                 now: DateTime<Utc>,
             ) -> StoreResult<bool> {
-                let mut tx = self.pool.begin().await?;
-                let done = sqlx::query(
-                    "UPDATE sync_job_items SET status = $4, attempts = $5, api_calls = api_calls + $6, error = $7, \
-                       finished_at = $8, lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE job_id = $1 AND agent_id = $2 AND lease_owner = $3 AND status = 'running'",
-                )
-                .bind(job)
-                .bind(agent)
-                .bind(owner)
-                .bind(status.as_str())
-                .bind(attempts)
-                .bind(api_calls)
-                .bind(error)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 1 {
-                    // Counters move by one per finished item, so a job's bookkeeping stays O(1) per agent.
-                    sqlx::query(
-                        "UPDATE sync_jobs SET \
-                           synced_agents = synced_agents + CASE WHEN $2 = 'synced' THEN 1 ELSE 0 END, \
-                           failed_agents = failed_agents + CASE WHEN $2 = 'failed' THEN 1 ELSE 0 END, \
-                           skipped_agents = skipped_agents + CASE WHEN $2 = 'skipped' THEN 1 ELSE 0 END, \
-                           api_calls = api_calls + $3 \
-                         WHERE id = $1",
-                    )
-                    .bind(job)
-                    .bind(status.as_str())
-                    .bind(api_calls)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                self.finish_item_sql(job, agent, owner, status, attempts, api_calls, error, now).await
             }
 
             async fn renew_item_leases(&self, job: JobId, owner: &str, until: DateTime<Utc>) -> StoreResult<u64> {
-                let done = sqlx::query(
-                    "UPDATE sync_job_items SET lease_expires_at = $3 \
-                     WHERE job_id = $1 AND lease_owner = $2 AND status = 'running'",
-                )
-                .bind(job)
-                .bind(owner)
-                .bind(until)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected())
+                self.renew_item_leases_sql(job, owner, until).await
             }
 
             async fn release_item(&self, job: JobId, agent: AgentId, owner: &str) -> StoreResult<()> {
-                sqlx::query(
-                    "UPDATE sync_job_items SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE job_id = $1 AND agent_id = $2 AND lease_owner = $3 AND status = 'running'",
-                )
-                .bind(job)
-                .bind(agent)
-                .bind(owner)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.release_item_sql(job, agent, owner).await
             }
 
             async fn pending_items(&self, job: JobId) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM sync_job_items WHERE job_id = $1 AND status IN ('pending', 'running')",
-                )
-                .bind(job)
-                .fetch_one(&self.pool)
-                .await?)
+                self.pending_items_sql(job).await
             }
 
             async fn job_items(&self, job: JobId) -> StoreResult<Vec<JobItem>> {
-                let rows: Vec<ItemRow> = sqlx::query_as(
-                    "SELECT agent_id, status, attempts, api_calls, error, position FROM sync_job_items \
-                     WHERE job_id = $1 ORDER BY position",
-                )
-                .bind(job)
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter().map(JobItem::try_from).collect()
+                self.job_items_sql(job).await
             }
 
             async fn fire_alert(
@@ -1075,6 +509,9 @@ macro_rules! impl_store {
             }
         }
 
+        $crate::store::jobs::job_methods!($store, $claim_sql);
+        $crate::store::agents::agent_methods!($store);
+        $crate::store::metrics::metric_methods!($store);
         $crate::store::alerts::alert_methods!($store);
         $crate::store::reports::report_methods!($store);
     };

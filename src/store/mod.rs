@@ -2,8 +2,11 @@
 //! scheme of `database.url`. Both run the same SQL text wherever the dialects agree (see
 //! `common.rs`), and both pass the same contract tests (`tests/store_contract.rs`).
 
+mod agents;
 pub(crate) mod alerts;
 mod common;
+mod jobs;
+mod metrics;
 pub mod postgres;
 pub(crate) mod reports;
 mod rows;
