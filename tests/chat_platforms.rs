@@ -11,9 +11,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chat_support::fake_discord::{self, FakeDiscord};
-use chat_support::fake_telegram::{self, FakeTelegram};
+use chat_support::fake_telegram::FakeTelegram;
 use chat_support::*;
-use pulso::chat::{ConsoleChat, ConsoleOptions, DiscordChat, TelegramChat, discord::build_http};
+use pulso::chat::{ConsoleChat, ConsoleOptions, DiscordChat, discord::build_http};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::io::AsyncWrite;
@@ -193,26 +193,8 @@ async fn console_run(script: &[Step], as_agent: Option<&str>) -> Vec<Seen> {
 
 async fn telegram_run(script: &[Step], user: i64) -> (Vec<Seen>, FakeTelegram) {
     let office = office(6, 60, 2, Duration::ZERO).await;
-    let fake = FakeTelegram::start().await;
-    let config = config(&fake.url, "http://127.0.0.1:9");
-    let chat = TelegramChat::connect(
-        office.core.clone(),
-        &config,
-        &SecretString::from(fake_telegram::TOKEN),
-        Some(Duration::from_millis(50)),
-    )
-    .await
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let polling = tokio::spawn({
-        let chat = chat.clone();
-        async move {
-            chat.run_polling(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let bot = TelegramBot::start(office.core.clone(), Some(Duration::from_millis(50))).await;
+    let fake = bot.fake.clone();
     let mut seen = Vec::new();
     for s in script {
         let before = fake.calls().len();
@@ -249,12 +231,7 @@ async fn telegram_run(script: &[Step], user: i64) -> (Vec<Seen>, FakeTelegram) {
             files,
         });
     }
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(15), polling)
-        .await
-        .expect("polling stops")
-        .unwrap()
-        .unwrap();
+    bot.stop().await;
     (seen, fake)
 }
 

@@ -19,52 +19,19 @@ const NOT_MODIFIED: &str = "Bad Request: message is not modified: specified new 
                             are exactly the same as a current content and reply markup of the message";
 
 struct Running {
-    fake: FakeTelegram,
-    chat: TelegramChat,
     office: Office,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    polling: tokio::task::JoinHandle<anyhow::Result<()>>,
+    bot: TelegramBot,
 }
 
 impl Running {
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(15), self.polling)
-            .await
-            .expect("polling stops")
-            .unwrap()
-            .unwrap();
+    async fn stop(self) {
+        self.bot.stop().await;
     }
 }
 
 async fn start(office: Office, debounce: Duration) -> Running {
-    let fake = FakeTelegram::start().await;
-    let config = config(&fake.url, "http://127.0.0.1:9");
-    let chat = TelegramChat::connect(
-        office.core.clone(),
-        &config,
-        &SecretString::from(fake_telegram::TOKEN),
-        Some(debounce),
-    )
-    .await
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let polling = tokio::spawn({
-        let chat = chat.clone();
-        async move {
-            chat.run_polling(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
-    Running {
-        fake,
-        chat,
-        office,
-        stop: Some(stop),
-        polling,
-    }
+    let bot = TelegramBot::start(office.core.clone(), Some(debounce)).await;
+    Running { office, bot }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,11 +42,13 @@ async fn a_twenty_agent_sync_edits_one_message_within_the_debounce_and_ends_with
     let debounce = Duration::from_millis(300);
     let r = start(office, debounce).await;
     // Flood control on the first edit and a "not modified" answer on the second must not break it.
-    r.fake.fail_next("editMessageText", None, Fault::RetryAfter(1));
-    r.fake
+    r.bot.fake.fail_next("editMessageText", None, Fault::RetryAfter(1));
+    r.bot
+        .fake
         .fail_next("editMessageText", None, Fault::Error(400, NOT_MODIFIED.into()));
-    r.fake.inject(ADMIN_TG, ADMIN_TG, "/actualizar");
+    r.bot.fake.inject(ADMIN_TG, ADMIN_TG, "/actualizar");
     let calls = r
+        .bot
         .fake
         .wait_for(Duration::from_secs(60), "the report", |calls| {
             calls.iter().any(|c| {
@@ -87,9 +56,9 @@ async fn a_twenty_agent_sync_edits_one_message_within_the_debounce_and_ends_with
             })
         })
         .await;
-    r.fake.settle(Duration::from_millis(500)).await;
-    let calls = if r.fake.calls().len() > calls.len() {
-        r.fake.calls()
+    r.bot.fake.settle(Duration::from_millis(500)).await;
+    let calls = if r.bot.fake.calls().len() > calls.len() {
+        r.bot.fake.calls()
     } else {
         calls
     };
@@ -128,7 +97,7 @@ async fn a_twenty_agent_sync_edits_one_message_within_the_debounce_and_ends_with
         last.contains("Sincronizados: 20/20 · Fallidos: 0 · Omitidos: 0"),
         "{last}"
     );
-    assert_eq!(r.fake.message_text(ADMIN_TG, id).unwrap(), last);
+    assert_eq!(r.bot.fake.message_text(ADMIN_TG, id).unwrap(), last);
     // No more than one edit per debounce window, counting from the first message.
     let mut previous = sends[0].at;
     for e in &edits {
@@ -145,7 +114,7 @@ async fn a_twenty_agent_sync_edits_one_message_within_the_debounce_and_ends_with
 async fn group_chats_get_personal_data_by_private_message() {
     let office = office(3, 10, 2, Duration::ZERO).await;
     let r = start(office, Duration::from_millis(50)).await;
-    let f = &r.fake;
+    let f = &r.bot.fake;
     // Personal data asked in the group: the card goes by DM, a short note stays in the group.
     f.inject(2000, TEAM_CHAT, "/mis_metricas@PulsoBot semana");
     f.wait_for(Duration::from_secs(10), "DM and note", |c| {
@@ -232,7 +201,7 @@ async fn group_chats_get_personal_data_by_private_message() {
 async fn flood_control_on_sends_is_waited_out_and_delivered_once() {
     let office = office(3, 10, 2, Duration::ZERO).await;
     let r = start(office, Duration::from_millis(50)).await;
-    let f = &r.fake;
+    let f = &r.bot.fake;
     f.fail_next("sendPhoto", Some(ADMIN_TG), Fault::RetryAfter(1));
     let t0 = std::time::Instant::now();
     f.inject(ADMIN_TG, ADMIN_TG, "/ranking semana");
@@ -274,8 +243,8 @@ async fn flood_control_on_sends_is_waited_out_and_delivered_once() {
 async fn outbox_reaches_the_team_chat_and_linked_agents_and_notices_are_sent_once() {
     let office = office(3, 10, 2, Duration::ZERO).await;
     let r = start(office, Duration::from_millis(50)).await;
-    let f = &r.fake;
-    let outbox: Arc<dyn Outbox> = Arc::new(FanOutOutbox::new(vec![r.chat.outbox()]));
+    let f = &r.bot.fake;
+    let outbox: Arc<dyn Outbox> = Arc::new(FanOutOutbox::new(vec![r.bot.chat.outbox()]));
     outbox.to_team(&OutMessage::text("🚨 Alerta de prueba")).await.unwrap();
     assert_eq!(
         outbox

@@ -9,9 +9,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_support::fake_telegram::{self, FakeTelegram};
 use chrono::Utc;
-use pulso::chat::{ChatCore, TelegramChat};
+use pulso::chat::ChatCore;
 use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::domain::{ConnectionStatus, Role};
 use pulso::facebook::{GraphClient, GraphConfig};
@@ -116,22 +115,9 @@ async fn an_agent_connects_their_page_from_telegram_and_hears_back_there() {
         None,
         Some(onboarding.clone() as Arc<dyn ConnectLinks>),
     );
-    let fake = FakeTelegram::start().await;
-    let config = chat_support::config(&fake.url, "http://127.0.0.1:9");
-    let chat = TelegramChat::connect(core, &config, &SecretString::from(fake_telegram::TOKEN), None)
-        .await
-        .unwrap();
-    assert!(onboarding.set_outbox(chat.outbox()));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let polling = tokio::spawn({
-        let chat = chat.clone();
-        async move {
-            chat.run_polling(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let bot = chat_support::TelegramBot::start(core, None).await;
+    let fake = bot.fake.clone();
+    assert!(onboarding.set_outbox(bot.chat.outbox()));
 
     fake.inject(AGENT_TG, AGENT_TG, "/conectar");
     let calls = fake
@@ -196,6 +182,5 @@ async fn an_agent_connects_their_page_from_telegram_and_hears_back_there() {
     assert_eq!(ana.status, ConnectionStatus::Active);
     assert!(ana.last_synced_at.is_some(), "the new agent was synced");
 
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(15), polling).await;
+    bot.stop().await;
 }

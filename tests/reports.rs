@@ -9,15 +9,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_support::fake_telegram::{self, FakeTelegram};
 use chat_support::*;
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
-use pulso::chat::TelegramChat;
 use pulso::chat::text::to_console;
 use pulso::domain::{DateRange, JobStatus};
 use pulso::reports::Reports;
 use pulso::sync::{Clock, JobReport, SyncEvent};
-use secrecy::SecretString;
 use tokio::sync::broadcast;
 
 /// Team views of `range` as the office was seeded: agent i has 700 + 37·i + (d mod 5) views on the
@@ -68,33 +65,15 @@ async fn an_admins_first_sync_posts_the_completion_the_week_and_the_month_to_the
         .await
         .unwrap();
 
-    let fake = FakeTelegram::start().await;
-    let config = config(&fake.url, "http://127.0.0.1:9");
-    let chat = TelegramChat::connect(
-        office.core.clone(),
-        &config,
-        &SecretString::from(fake_telegram::TOKEN),
-        Some(Duration::from_millis(50)),
-    )
-    .await
-    .unwrap();
+    let bot = TelegramBot::start(office.core.clone(), Some(Duration::from_millis(50))).await;
     let reports = Arc::new(Reports::new(
         office.store.clone(),
         office.queries.clone(),
-        chat.outbox(),
+        bot.chat.outbox(),
         TZ.parse().unwrap(),
     ));
     reports.spawn(office.engine.subscribe());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let polling = tokio::spawn({
-        let chat = chat.clone();
-        async move {
-            chat.run_polling(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let fake = bot.fake.clone();
 
     fake.inject(ADMIN_TG, ADMIN_TG, "/actualizar");
     let calls = fake
@@ -104,8 +83,7 @@ async fn an_admins_first_sync_posts_the_completion_the_week_and_the_month_to_the
                 .any(|c| c.chat_id == Some(TEAM_CHAT) && c.file_name.as_deref() == Some("ranking_mensual.png"))
         })
         .await;
-    let _ = stop.send(());
-    polling.await.unwrap().unwrap();
+    bot.stop().await;
 
     let team: Vec<_> = calls
         .iter()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
-use pulso::chat::{Caller, ChatCore, ChatKind, Platform};
+use pulso::chat::{Caller, ChatCore, ChatKind, Platform, TelegramChat};
 use pulso::config::Config;
 use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::domain::{ConnectionStatus, DailyMetrics, Post, Role};
@@ -205,6 +205,52 @@ pub async fn office_with(
         clock,
         queries,
         db,
+    }
+}
+
+/// The real Telegram adapter connected to a fresh fake Bot API, long-polling it until [`stop`].
+///
+/// [`stop`]: TelegramBot::stop
+pub struct TelegramBot {
+    pub fake: fake_telegram::FakeTelegram,
+    pub chat: TelegramChat,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    polling: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TelegramBot {
+    pub async fn start(core: ChatCore, debounce: Option<Duration>) -> Self {
+        let fake = fake_telegram::FakeTelegram::start().await;
+        let config = config(&fake.url, "http://127.0.0.1:9");
+        let chat = TelegramChat::connect(core, &config, &SecretString::from(fake_telegram::TOKEN), debounce)
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let polling = tokio::spawn({
+            let chat = chat.clone();
+            async move {
+                chat.run_polling(async {
+                    let _ = stopped.await;
+                })
+                .await
+            }
+        });
+        Self {
+            fake,
+            chat,
+            stop: Some(stop),
+            polling,
+        }
+    }
+
+    /// Stops polling and checks that it ended cleanly.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(15), self.polling)
+            .await
+            .expect("polling stops")
+            .unwrap()
+            .unwrap();
     }
 }
 
