@@ -258,3 +258,57 @@ async fn few_failures_are_visible_but_silent_and_token_expiry_goes_to_the_agent_
     assert!(private[0].1.contains("vence en 9 días") && private[0].1.contains("/conectar"));
     assert!(chat.team().is_empty(), "{:?}", chat.team());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_one_database_announce_each_alert_and_its_resolution_once() {
+    let s = setup().await;
+    let (chat_a, chat_b) = (
+        Arc::new(RecordingOutbox::default()),
+        Arc::new(RecordingOutbox::default()),
+    );
+    let (a, b) = (s.alerts(chat_a.clone(), None), s.alerts(chat_b.clone(), None));
+    let both = |chat_a: &RecordingOutbox, chat_b: &RecordingOutbox| {
+        let mut all = chat_a.team();
+        all.extend(chat_b.team());
+        all
+    };
+    // Both replicas see the failed sync (one ran it, the other evaluates on its timer).
+    a.observe(&report(1, 20, &failures(7))).await.unwrap();
+    s.advance(31);
+    for _ in 0..5 {
+        let (x, y) = tokio::join!(a.evaluate_now(), b.evaluate_now());
+        x.unwrap();
+        y.unwrap();
+    }
+    let sent = both(&chat_a, &chat_b);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].starts_with("🚨 URGENTE"), "{}", sent[0]);
+
+    // Replica A's chat is down when the repeat is due: B takes it, nothing is lost or doubled.
+    chat_a.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    s.advance(4 * 3600);
+    a.evaluate_now().await.unwrap();
+    assert_eq!(
+        both(&chat_a, &chat_b).len(),
+        1,
+        "A failed to send and gave the repeat back"
+    );
+    b.evaluate_now().await.unwrap();
+    a.evaluate_now().await.unwrap();
+    let sent = both(&chat_a, &chat_b);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[1].starts_with("🔁"), "{}", sent[1]);
+    chat_a.down.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    b.observe(&report(2, 20, &[])).await.unwrap();
+    s.advance(5 * 60);
+    for _ in 0..5 {
+        let (x, y) = tokio::join!(a.evaluate_now(), b.evaluate_now());
+        x.unwrap();
+        y.unwrap();
+    }
+    let sent = both(&chat_a, &chat_b);
+    let resolved: Vec<_> = sent.iter().filter(|t| t.starts_with("✅ Resuelto")).collect();
+    assert_eq!(resolved.len(), 1, "{sent:?}");
+    assert!(s.store.open_alerts().await.unwrap().is_empty());
+}

@@ -490,18 +490,41 @@ async fn alerts_keep_one_firing_incident_per_fingerprint_and_their_history(t: Te
     assert_eq!(s.open_alerts().await.unwrap()[0].cleared_at, Some(later));
     let (again, _) = s.fire_alert(&new_alert("f1", "8 agentes"), later).await.unwrap();
     assert_eq!((again.id, again.cleared_at), (first.id, None));
-    // Notifications are counted per channel; the first one sets notified_at.
-    s.mark_alert_sent(first.id, AlertChannel::Chat, later).await.unwrap();
-    s.mark_alert_sent(first.id, AlertChannel::Email, later).await.unwrap();
-    s.mark_alert_sent(first.id, AlertChannel::Chat, later + Duration::hours(4))
-        .await
-        .unwrap();
+    // Notifications are claimed per channel against the count read; the first one sets notified_at.
+    assert!(
+        s.claim_alert_send(first.id, AlertChannel::Chat, 0, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.claim_alert_send(first.id, AlertChannel::Chat, 0, later)
+            .await
+            .unwrap(),
+        "a second claim on the same count loses"
+    );
+    assert!(
+        s.claim_alert_send(first.id, AlertChannel::Email, 0, later)
+            .await
+            .unwrap()
+    );
+    let repeat = later + Duration::hours(4);
+    assert!(
+        s.claim_alert_send(first.id, AlertChannel::Chat, 1, repeat)
+            .await
+            .unwrap()
+    );
     let open = s.open_alerts().await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!((open[0].chat_count, open[0].email_count), (2, 1));
     assert_eq!(open[0].notified_at, Some(later));
-    assert_eq!(open[0].last_chat_at, Some(later + Duration::hours(4)));
-    assert!(s.mark_alert_sent(9999, AlertChannel::Chat, later).await.is_err());
+    assert_eq!(open[0].last_chat_at, Some(repeat));
+    // A failed delivery gives its claim back: the count and time read before it are restored.
+    s.release_alert_send(first.id, AlertChannel::Chat, 1, Some(later))
+        .await
+        .unwrap();
+    let open = s.open_alerts().await.unwrap();
+    assert_eq!((open[0].chat_count, open[0].last_chat_at), (1, Some(later)));
+    assert!(!s.claim_alert_send(9999, AlertChannel::Chat, 0, later).await.unwrap());
     // Resolved: ends when the condition cleared; the next firing is a new incident; history stays.
     let cleared = later + Duration::hours(5);
     s.clear_alert(first.id, cleared).await.unwrap();
@@ -744,6 +767,54 @@ async fn reports_find_the_previous_bulk_sync_and_sum_a_months_api_use(t: TestSto
     assert_eq!(empty, pulso::store::ApiUsageSummary::default());
 }
 
+async fn replicas_claiming_the_same_alert_notify_it_once(t: TestStore) {
+    let s = t.store.clone();
+    let (alert, _) = s.fire_alert(&new_alert("f9", "caída"), now()).await.unwrap();
+    for channel in [AlertChannel::Chat, AlertChannel::Email, AlertChannel::Resolved] {
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.claim_alert_send(alert.id, channel, 0, now()).await.unwrap()
+            }));
+        }
+        let mut won = 0;
+        for t in tasks {
+            won += usize::from(t.await.unwrap());
+        }
+        assert_eq!(won, 1, "{channel:?}");
+    }
+    // The resolved message's claim is held for a while, then taken over (its replica died), and
+    // given back when the chat could not be reached.
+    let soon = now() + Duration::minutes(1);
+    assert!(
+        !s.claim_alert_send(alert.id, AlertChannel::Resolved, 0, soon)
+            .await
+            .unwrap()
+    );
+    let stale = now() + Duration::minutes(6);
+    assert!(
+        s.claim_alert_send(alert.id, AlertChannel::Resolved, 0, stale)
+            .await
+            .unwrap()
+    );
+    s.release_alert_send(alert.id, AlertChannel::Resolved, 0, None)
+        .await
+        .unwrap();
+    assert!(
+        s.claim_alert_send(alert.id, AlertChannel::Resolved, 0, stale)
+            .await
+            .unwrap()
+    );
+    assert!(s.resolve_alert(alert.id, true, stale).await.unwrap());
+    assert!(
+        !s.claim_alert_send(alert.id, AlertChannel::Chat, 1, stale)
+            .await
+            .unwrap(),
+        "a resolved incident is not notified again"
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -780,6 +851,7 @@ contract!(
     concurrent_firings_open_a_single_incident,
     silences_are_time_boxed,
     reports_find_the_previous_bulk_sync_and_sum_a_months_api_use,
+    replicas_claiming_the_same_alert_notify_it_once,
 );
 
 #[allow(dead_code)]

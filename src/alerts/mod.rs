@@ -290,10 +290,22 @@ impl Alerts {
             let step = next_step(a, muted, inner.mailer.is_some(), now, &inner.settings.timing);
             if let Some(resolve) = step.resolve {
                 if resolve.announce {
+                    if !inner
+                        .store
+                        .claim_alert_send(a.id, AlertChannel::Resolved, 0, now)
+                        .await?
+                    {
+                        // Another replica is announcing it.
+                        continue;
+                    }
                     let text = messages::chat_resolved(a, now);
                     if let Err(e) = inner.outbox.to_team(&OutMessage::text(text)).await {
                         tracing::warn!(alert = %a.rule, alert_id = a.id, error = format!("{e:#}"),
                             "no se pudo avisar en el chat que la alerta se resolvió; se reintentará");
+                        inner
+                            .store
+                            .release_alert_send(a.id, AlertChannel::Resolved, 0, None)
+                            .await?;
                         continue;
                     }
                     crate::http::metrics::record_alert_notification("chat", "resolved");
@@ -309,7 +321,7 @@ impl Alerts {
                 self.send_chat(a, chat, now).await?;
             }
             if step.email {
-                self.spawn_email(a, now);
+                self.spawn_email(a, now).await?;
             }
         }
         crate::http::metrics::set_alerts_firing(&firing_by_severity);
@@ -322,6 +334,14 @@ impl Alerts {
             return Ok(());
         };
         let route = rule.route();
+        if !inner
+            .store
+            .claim_alert_send(a.id, AlertChannel::Chat, a.chat_count, now)
+            .await?
+        {
+            tracing::debug!(alert = %a.rule, alert_id = a.id, "otra réplica envía esta alerta");
+            return Ok(());
+        }
         let sent = if route.agent {
             let labels: HashMap<String, String> = serde_json::from_str(&a.labels).unwrap_or_default();
             let Some(agent) = labels.get("agent_id").and_then(|v| v.parse::<i64>().ok()) else {
@@ -347,7 +367,6 @@ impl Alerts {
         };
         match sent {
             Ok(()) => {
-                inner.store.mark_alert_sent(a.id, AlertChannel::Chat, now).await?;
                 crate::http::metrics::record_alert_notification("chat", a.severity.as_str());
                 tracing::info!(alert = %a.rule, alert_id = a.id, repeat = step == ChatStep::Repeat,
                     severity = a.severity.as_str(), "alerta enviada al chat");
@@ -355,44 +374,64 @@ impl Alerts {
             Err(e) => {
                 tracing::warn!(alert = %a.rule, alert_id = a.id, error = format!("{e:#}"),
                     "no se pudo enviar la alerta al chat; se reintentará");
+                inner
+                    .store
+                    .release_alert_send(a.id, AlertChannel::Chat, a.chat_count, a.last_chat_at)
+                    .await?;
             }
         }
         Ok(())
     }
 
-    /// E-mail goes out in the background (retries take seconds); the alert is marked after the SMTP
-    /// server accepted it.
-    fn spawn_email(&self, a: &AlertRecord, now: DateTime<Utc>) {
+    /// E-mail goes out in the background (retries take seconds). The alert is claimed first, so one
+    /// replica sends it, and the claim is given back if the SMTP server never accepted it.
+    async fn spawn_email(&self, a: &AlertRecord, now: DateTime<Utc>) -> anyhow::Result<()> {
         let inner = &self.inner;
         let Some(mailer) = inner.mailer.clone() else {
-            return;
+            return Ok(());
         };
         {
-            let mut emails = inner.emails.lock().expect("emails lock");
+            let emails = inner.emails.lock().expect("emails lock");
             match emails.get(&a.id) {
-                Some(EmailState::InFlight) => return,
-                Some(EmailState::FailedUntil(until)) if *until > now => return,
+                Some(EmailState::InFlight) => return Ok(()),
+                Some(EmailState::FailedUntil(until)) if *until > now => return Ok(()),
                 _ => {}
             }
-            emails.insert(a.id, EmailState::InFlight);
         }
+        if !inner
+            .store
+            .claim_alert_send(a.id, AlertChannel::Email, a.email_count, now)
+            .await?
+        {
+            return Ok(());
+        }
+        inner
+            .emails
+            .lock()
+            .expect("emails lock")
+            .insert(a.id, EmailState::InFlight);
         let content = messages::email(a, &inner.settings.office, inner.settings.tz, now);
         let this = self.inner.clone();
         let (id, rule, severity) = (a.id, a.rule.clone(), a.severity);
+        let (claimed_count, previous) = (a.email_count, a.last_email_at);
         let task = tokio::spawn(async move {
             let result = mailer.send(&content).await;
             let done_at = this.clock.now();
             let next = match result {
                 Ok(()) => {
                     crate::http::metrics::record_alert_notification("email", severity.as_str());
-                    if let Err(e) = this.store.mark_alert_sent(id, AlertChannel::Email, done_at).await {
-                        tracing::error!(alert = %rule, alert_id = id, error = %e, "no se pudo registrar el correo enviado");
-                    }
                     None
                 }
                 Err(e) => {
                     crate::http::metrics::record_email_failure();
                     tracing::error!(alert = %rule, alert_id = id, error = %e, "el correo de alerta falló tras reintentar");
+                    if let Err(e) = this
+                        .store
+                        .release_alert_send(id, AlertChannel::Email, claimed_count, previous)
+                        .await
+                    {
+                        tracing::error!(alert = %rule, alert_id = id, error = %e, "no se pudo devolver el correo a la cola");
+                    }
                     let retry = chrono::Duration::from_std(this.settings.email_retry_after).unwrap_or_default();
                     Some(EmailState::FailedUntil(done_at + retry))
                 }
@@ -406,6 +445,7 @@ impl Alerts {
         let mut tasks = inner.email_tasks.lock().expect("email tasks lock");
         tasks.retain(|t| !t.is_finished());
         tasks.push(task);
+        Ok(())
     }
 
     /// Waits for the e-mails being sent in the background (tests, orderly shutdown).

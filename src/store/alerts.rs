@@ -25,12 +25,15 @@ pub enum AlertState {
     Resolved,
 }
 
-/// Where a notification went, for [`Store::mark_alert_sent`](super::Store::mark_alert_sent).
+/// What a replica claims before it notifies, for
+/// [`Store::claim_alert_send`](super::Store::claim_alert_send).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertChannel {
     /// Team chat, or the agent's private chat for agent-routed alerts.
     Chat,
     Email,
+    /// The "✅ Resuelto" message of an incident that is about to be resolved.
+    Resolved,
 }
 
 /// One incident: a fingerprint from the moment it fired until it resolved.
@@ -264,26 +267,73 @@ macro_rules! alert_methods {
                 Ok(done.rows_affected() == 1)
             }
 
-            pub(crate) async fn mark_alert_sent_sql(
+            pub(crate) async fn claim_alert_send_sql(
                 &self,
                 id: i64,
                 channel: $crate::store::AlertChannel,
+                seen_count: i64,
                 now: DateTime<Utc>,
-            ) -> StoreResult<()> {
-                let sql = match channel {
-                    $crate::store::AlertChannel::Chat => {
+            ) -> StoreResult<bool> {
+                // Compare-and-set on the count this replica read: of several replicas evaluating the
+                // same incident, exactly one wins each notification.
+                let query = match channel {
+                    $crate::store::AlertChannel::Chat => sqlx::query(
                         "UPDATE alerts SET notified_at = COALESCE(notified_at, $2), last_chat_at = $2, \
-                       chat_count = chat_count + 1 WHERE id = $1"
-                    }
-                    $crate::store::AlertChannel::Email => {
+                       chat_count = chat_count + 1 WHERE id = $1 AND chat_count = $3 AND state = 'firing'",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(seen_count),
+                    $crate::store::AlertChannel::Email => sqlx::query(
                         "UPDATE alerts SET notified_at = COALESCE(notified_at, $2), last_email_at = $2, \
-                       email_count = email_count + 1 WHERE id = $1"
+                       email_count = email_count + 1 WHERE id = $1 AND email_count = $3 AND state = 'firing'",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(seen_count),
+                    // A claim left by a replica that died before it sent is taken over after a while.
+                    $crate::store::AlertChannel::Resolved => sqlx::query(
+                        "UPDATE alerts SET resolved_sent_at = $2 WHERE id = $1 AND state = 'firing' \
+                       AND (resolved_sent_at IS NULL OR resolved_sent_at < $3)",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(now - chrono::Duration::minutes(5)),
+                };
+                Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+            }
+
+            pub(crate) async fn release_alert_send_sql(
+                &self,
+                id: i64,
+                channel: $crate::store::AlertChannel,
+                seen_count: i64,
+                previous: Option<DateTime<Utc>>,
+            ) -> StoreResult<()> {
+                let query = match channel {
+                    $crate::store::AlertChannel::Chat => sqlx::query(
+                        "UPDATE alerts SET chat_count = chat_count - 1, last_chat_at = $3, \
+                       notified_at = CASE WHEN chat_count - 1 + email_count = 0 THEN NULL ELSE notified_at END \
+                     WHERE id = $1 AND chat_count = $2 + 1",
+                    )
+                    .bind(id)
+                    .bind(seen_count)
+                    .bind(previous),
+                    $crate::store::AlertChannel::Email => sqlx::query(
+                        "UPDATE alerts SET email_count = email_count - 1, last_email_at = $3, \
+                       notified_at = CASE WHEN chat_count + email_count - 1 = 0 THEN NULL ELSE notified_at END \
+                     WHERE id = $1 AND email_count = $2 + 1",
+                    )
+                    .bind(id)
+                    .bind(seen_count)
+                    .bind(previous),
+                    $crate::store::AlertChannel::Resolved => {
+                        sqlx::query("UPDATE alerts SET resolved_sent_at = $2 WHERE id = $1 AND state = 'firing'")
+                            .bind(id)
+                            .bind(previous)
                     }
                 };
-                let done = sqlx::query(sql).bind(id).bind(now).execute(&self.pool).await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound(format!("no existe la alerta {id}")));
-                }
+                query.execute(&self.pool).await?;
                 Ok(())
             }
 

@@ -473,13 +473,24 @@ macro_rules! impl_store {
                 self.resolve_alert_sql(id, message_sent, now).await
             }
 
-            async fn mark_alert_sent(
+            async fn claim_alert_send(
                 &self,
                 id: i64,
                 channel: $crate::store::AlertChannel,
+                seen_count: i64,
                 now: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                self.claim_alert_send_sql(id, channel, seen_count, now).await
+            }
+
+            async fn release_alert_send(
+                &self,
+                id: i64,
+                channel: $crate::store::AlertChannel,
+                seen_count: i64,
+                previous: Option<DateTime<Utc>>,
             ) -> StoreResult<()> {
-                self.mark_alert_sent_sql(id, channel, now).await
+                self.release_alert_send_sql(id, channel, seen_count, previous).await
             }
 
             async fn create_silence(

@@ -344,8 +344,24 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_alert(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Ends a firing incident; `message_sent` records that "✅ Resuelto" went out.
     async fn resolve_alert(&self, id: i64, message_sent: bool, now: DateTime<Utc>) -> StoreResult<bool>;
-    /// Records a notification after it was delivered.
-    async fn mark_alert_sent(&self, id: i64, channel: AlertChannel, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Claims the next notification of a firing incident on `channel` before sending it: true for
+    /// exactly one caller that read `seen_count` (the channel's count; ignored for `Resolved`).
+    async fn claim_alert_send(
+        &self,
+        id: i64,
+        channel: AlertChannel,
+        seen_count: i64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Gives a claim back when the notification could not be delivered, restoring `previous` (the
+    /// channel's last time before the claim), so the next evaluation retries it.
+    async fn release_alert_send(
+        &self,
+        id: i64,
+        channel: AlertChannel,
+        seen_count: i64,
+        previous: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
     async fn create_silence(
         &self,
         matcher: &str,
