@@ -275,10 +275,11 @@ async fn an_agent_connects_from_the_chat_link_and_gets_synced() {
     let stored = w.snapshot(ana).await;
     assert_eq!(stored.agent.facebook_page_id.as_deref(), Some(page.page_id.as_str()));
     assert_eq!(stored.agent.status, ConnectionStatus::Active);
-    assert_eq!(
-        stored.agent.token_expires_at, None,
-        "Page tokens from a long-lived login never expire"
-    );
+    // The Page token reports no end, but the ~60-day login it came from does: that is what the
+    // agent renews, so the reminder on day 50 counts from it.
+    let expires = stored.agent.token_expires_at.expect("the login's end is kept");
+    let days = (expires - chrono::Utc::now()).num_days();
+    assert!((58..=60).contains(&days), "{expires}");
     let encrypted = stored.token.clone().unwrap();
     assert!(!encrypted.contains(&page.page_token), "stored encrypted");
     assert_eq!(
@@ -455,6 +456,8 @@ async fn an_agent_who_manages_several_pages_chooses_in_chat() {
     let agent = w.store().agent(beto).await.unwrap().unwrap();
     assert_eq!(agent.facebook_page_id.as_deref(), Some(w.pages[1].page_id.as_str()));
     assert_eq!(agent.status, ConnectionStatus::Active);
+    let days = (agent.token_expires_at.expect("the login's end is kept") - chrono::Utc::now()).num_days();
+    assert!((58..=60).contains(&days), "{:?}", agent.token_expires_at);
     let token = w.store().agent_token(beto).await.unwrap().unwrap();
     assert_eq!(
         w.cipher.decrypt(beto, &token).unwrap().expose_secret(),

@@ -253,12 +253,12 @@ impl Onboarding {
             None if pages.len() == 1 => pages.into_iter().next().expect("one page"),
             None => {
                 let count = pages.len();
-                self.offer_choice(agent, pages, &scopes).await?;
+                self.offer_choice(agent, pages, &scopes, long.expires_at).await?;
                 return Ok(Success::Choose { count });
             }
         };
         let page_name = self
-            .connect(agent.id, &chosen, scopes, true)
+            .connect(agent.id, &chosen, scopes, long.expires_at, true)
             .await
             .map_err(|message| Failure::new(id, "connect", "No se pudo conectar", message))?;
         Ok(Success::Connected { page_name })
@@ -272,7 +272,13 @@ impl Onboarding {
         }
     }
 
-    async fn offer_choice(&self, agent: &Agent, pages: Vec<PageAccess>, scopes: &[String]) -> Result<(), Failure> {
+    async fn offer_choice(
+        &self,
+        agent: &Agent,
+        pages: Vec<PageAccess>,
+        scopes: &[String],
+        login_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<(), Failure> {
         let now = Utc::now();
         let candidates: Vec<PageCandidate> = pages
             .iter()
@@ -282,7 +288,7 @@ impl Onboarding {
                 page_id: p.page_id.clone(),
                 page_name: p.name.clone(),
                 token_encrypted: self.cipher.encrypt(agent.id, &p.token),
-                token_expires_at: None,
+                token_expires_at: login_expires_at,
                 scopes: scopes.to_vec(),
             })
             .collect();
@@ -307,20 +313,29 @@ impl Onboarding {
 
     /// Stores the connection, then (when `announce`) tells the agent in chat, and syncs them once.
     /// Returns the Page name, or a Spanish reason when nothing was stored.
+    ///
+    /// `login_expires_at` is the end of the long-lived user login the Page token came from (about
+    /// 60 days): the Page token itself reports no end, but the login is what the agent renews, so
+    /// the earlier of the two is kept and the day-50 reminder counts from it.
     pub(super) async fn connect(
         &self,
         agent: AgentId,
         page: &PageAccess,
         scopes: Vec<String>,
+        login_expires_at: Option<DateTime<Utc>>,
         announce: bool,
     ) -> Result<String, String> {
-        let expires_at = match self.debug(&page.token).await {
+        let page_expires_at = match self.debug(&page.token).await {
             Ok(Some(info)) if !info.is_valid => {
                 return Err("Facebook dice que el permiso de la página no es válido.".to_string());
             }
             Ok(Some(info)) => info.expires_at,
             Ok(None) => None,
             Err(e) => return Err(login_reason(&e)),
+        };
+        let expires_at = match (page_expires_at, login_expires_at) {
+            (Some(page), Some(login)) => Some(page.min(login)),
+            (page, login) => page.or(login),
         };
         let connection = AgentConnection {
             page_id: page.page_id.clone(),

@@ -37,7 +37,9 @@ impl Onboarding {
             name: chosen.page_name.clone(),
             token,
         };
-        let name = self.connect(agent, &page, chosen.scopes.clone(), false).await?;
+        let name = self
+            .connect(agent, &page, chosen.scopes.clone(), chosen.token_expires_at, false)
+            .await?;
         Ok(format!(
             "✅ Página conectada: {name}\nEstoy trayendo tus métricas; en unos minutos podrás verlas con /mis_metricas."
         ))
@@ -117,7 +119,7 @@ impl Onboarding {
                 page.page_id
             ));
         }
-        self.connect(agent, &page, scopes, false).await
+        self.connect(agent, &page, scopes, None, false).await
     }
 }
 
