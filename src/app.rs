@@ -118,8 +118,12 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Starts the in-process Graph API sandbox for the demo and returns it with its base URL.
-pub async fn start_demo_sandbox() -> anyhow::Result<(Sandbox, String)> {
-    let sandbox = Sandbox::new(SandboxOptions::default());
+pub async fn start_demo_sandbox(app_id: &str, app_secret: &str) -> anyhow::Result<(Sandbox, String)> {
+    let sandbox = Sandbox::new(SandboxOptions {
+        app_id: app_id.to_string(),
+        app_secret: Some(app_secret.to_string()),
+        ..SandboxOptions::default()
+    });
     let (addr, _task) = sandbox.spawn_local().await.context("no se pudo iniciar el sandbox")?;
     Ok((sandbox, format!("http://{addr}")))
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::crypto::TokenCipher;
@@ -188,16 +189,36 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
     if config.secrets.token_key.is_none() {
         config.secrets.token_key = Some(crate::app::demo_token_key(&data.join("demo-token.key"))?);
     }
-    if std::env::var("PULSO__HTTP__LISTEN").is_err() {
-        config.http.listen.clear();
-    }
-    let (sandbox, sandbox_url) = crate::app::start_demo_sandbox().await?;
-    config.facebook.graph_url = sandbox_url.clone();
-    config.facebook.login_url = sandbox_url;
-    config.sync.batch_delay_secs = 0;
+    // The demo serves /salud, /metrics and the /conectar callback on a free local port (unless
+    // told otherwise), so a Facebook Login through the sandbox completes in a browser.
+    let http_listener = if std::env::var("PULSO__HTTP__LISTEN").is_err() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("no se pudo abrir un puerto local para el servidor HTTP del demo")?;
+        let addr = listener.local_addr()?;
+        config.http.listen = addr.to_string();
+        if std::env::var("PULSO__HTTP__PUBLIC_URL").is_err() {
+            config.http.public_url = format!("http://{addr}");
+        }
+        Some(listener)
+    } else {
+        None
+    };
     if config.facebook.app_id.is_empty() {
         config.facebook.app_id = "pulso-demo".into();
     }
+    // The sandbox plays Facebook for this app: same id and secret, so logins and appsecret_proof
+    // are checked as Facebook would.
+    let app_secret = config
+        .secrets
+        .facebook_app_secret
+        .get_or_insert_with(|| secrecy::SecretString::from(crate::admin::random_code(24)))
+        .expose_secret()
+        .to_string();
+    let (sandbox, sandbox_url) = crate::app::start_demo_sandbox(&config.facebook.app_id, &app_secret).await?;
+    config.facebook.graph_url = sandbox_url.clone();
+    config.facebook.login_url = sandbox_url;
+    config.sync.batch_delay_secs = 0;
     let app = crate::app::App::build(config).await?;
     let agents = crate::app::import_sandbox_agents(&app, &sandbox).await?;
     let services = app.services();
@@ -210,9 +231,17 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
     outboxes.push(console.outbox());
     services.start(&app.engine, outboxes);
     let _watcher = app.spawn_job_watcher();
-    if !app.config.http.listen.is_empty() {
+    let listener = match http_listener {
+        Some(listener) => Some(listener),
+        None if !app.config.http.listen.is_empty() => Some(
+            tokio::net::TcpListener::bind(&app.config.http.listen)
+                .await
+                .with_context(|| format!("no se pudo escuchar en {}", app.config.http.listen))?,
+        ),
+        None => None,
+    };
+    if let Some(listener) = listener {
         let router = services.http_router(&app);
-        let listener = tokio::net::TcpListener::bind(&app.config.http.listen).await?;
         tasks.spawn(async move {
             crate::http::serve(listener, router)
                 .await
@@ -223,6 +252,12 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
         "pulso demo · {agents} agentes en el sandbox de la Graph API · base de datos {} · escribe /ayuda",
         app.config.database.url
     );
+    if !app.config.http.listen.is_empty() {
+        println!(
+            "Servidor HTTP: {} (/salud, /metrics y el regreso de /conectar)",
+            app.config.http.public_url
+        );
+    }
     let started = Utc::now();
     console.run(tokio::io::BufReader::new(tokio::io::stdin())).await?;
     // A bulk sync the script ran posts its team summaries after its report: let them out first.

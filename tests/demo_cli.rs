@@ -83,3 +83,55 @@ fn the_demo_syncs_answers_and_keeps_its_data_between_runs() {
     assert!(again.contains("Podrás volver a actualizar en"), "{again}");
     assert!(again.contains("👥 Agentes (20)"), "{again}");
 }
+
+/// `/conectar` in the demo: the link opens the sandbox's Facebook Login, which sends the browser
+/// back to the demo's own HTTP server; the agent is connected, told in chat, and synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_connects_a_page_from_the_demo_through_the_sandbox_login() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_pulso"))
+        .args(["demo", "--as", "José Núñez"])
+        .current_dir(dir.path())
+        .env_remove("PULSO__DATABASE__URL")
+        .env_remove("PULSO__SECURITY__TOKEN_KEY")
+        .env_remove("PULSO__TELEGRAM__TOKEN")
+        .env_remove("PULSO__DISCORD__TOKEN")
+        .env_remove("PULSO__HTTP__LISTEN")
+        .env_remove("PULSO__HTTP__PUBLIC_URL")
+        .env_remove("PULSO__FACEBOOK__APP_SECRET")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    stdin.write_all(b"/conectar\n").await.unwrap();
+    let link = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("/dialog/oauth?") {
+                return line.trim().to_string();
+            }
+        }
+        panic!("the demo ended without a link");
+    })
+    .await
+    .expect("a /conectar link");
+    let page = reqwest::get(&link).await.unwrap();
+    assert_eq!(page.status(), 200, "{}", page.url());
+    assert!(page.text().await.unwrap().contains("Página conectada"));
+
+    stdin.write_all(b"/mis_metricas\n").await.unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(child.wait().await.unwrap().success());
+    assert!(rest.contains("✅ Página conectada: José Núñez"), "{rest}");
+    assert!(rest.contains("📊 José Núñez · Última semana"), "{rest}");
+    assert!(rest.contains("📝 Publicaciones destacadas"), "{rest}");
+}
