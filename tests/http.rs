@@ -10,9 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use pulso::alerts::{AlertSettings, Alerts, Thresholds, Timing};
 use pulso::crypto::{TokenCipher, generate_key_b64};
-use pulso::domain::{ConnectionStatus, Role};
 use pulso::http::{self, Health, HttpState};
-use pulso::store::{NewAgent, PgStore, Store};
+use pulso::store::{PgStore, Store};
 use pulso::sync::{Clock, ManualClock, SourceError, SyncEngine, SyncEvent, SyncSettings};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -91,21 +90,11 @@ async fn metrics_parse_as_prometheus_text_and_move_when_a_sync_runs() {
     let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
     let mut agents = Vec::new();
     for i in 0..6 {
-        let new = NewAgent {
-            name: format!("Agente {i}"),
-            email: format!("m{i}@remax.mx"),
-            role: Role::Agent,
-            facebook_page_id: Some(format!("{}", 7000 + i)),
-            instagram_account_id: None,
-        };
-        let (agent, _) = store.upsert_agent(&new, start()).await.unwrap();
-        let token = cipher.encrypt(agent.id, &SecretString::from(format!("tok-{i}")));
-        store.set_agent_token(agent.id, &token, None, start()).await.unwrap();
-        store
-            .set_agent_status(agent.id, ConnectionStatus::Active, None, start())
-            .await
-            .unwrap();
-        agents.push(agent.id);
+        let page = format!("{}", 7000 + i);
+        let email = format!("m{i}@remax.mx");
+        let id =
+            support::connected_agent(store.as_ref(), &cipher, &format!("Agente {i}"), &email, &page, start()).await;
+        agents.push(id);
     }
     let source = Arc::new(ScriptedSource::default());
     source.fail(

@@ -12,8 +12,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use pulso::crypto::{TokenCipher, generate_key_b64};
-use pulso::domain::{ConnectionStatus, JobKind, JobStatus, Role};
-use pulso::store::{NewAgent, Store, hour_window};
+use pulso::domain::{ConnectionStatus, JobKind, JobStatus};
+use pulso::store::{Store, hour_window};
 use pulso::sync::{Clock, ManualClock, SourceError, SyncEngine, SyncEvent, SyncRefusal, SyncSettings};
 use secrecy::SecretString;
 use support::scripted::{ScriptedSource, transient};
@@ -78,21 +78,18 @@ async fn harness(agents: usize, settings: SyncSettings) -> Harness {
     let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
     let mut ids = Vec::new();
     for i in 0..agents {
-        let new = NewAgent {
-            name: format!("Agente {i:02}"),
-            email: format!("a{i}@remax.mx"),
-            role: Role::Agent,
-            facebook_page_id: Some(format!("{}", 5000 + i)),
-            instagram_account_id: None,
-        };
-        let (agent, _) = store.upsert_agent(&new, start()).await.unwrap();
-        let token = cipher.encrypt(agent.id, &SecretString::from(format!("tok-{i}")));
-        store.set_agent_token(agent.id, &token, None, start()).await.unwrap();
-        store
-            .set_agent_status(agent.id, ConnectionStatus::Active, None, start())
-            .await
-            .unwrap();
-        ids.push(agent.id);
+        let page = format!("{}", 5000 + i);
+        let email = format!("a{i}@remax.mx");
+        let id = support::connected_agent(
+            store.as_ref(),
+            &cipher,
+            &format!("Agente {i:02}"),
+            &email,
+            &page,
+            start(),
+        )
+        .await;
+        ids.push(id);
     }
     let source = Arc::new(ScriptedSource::default());
     let clock = Arc::new(RecordingClock {

@@ -14,9 +14,9 @@ use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
 use pulso::chat::{Caller, ChatCore, ChatKind, Platform, TelegramChat};
 use pulso::config::Config;
 use pulso::crypto::{TokenCipher, generate_key_b64};
-use pulso::domain::{ConnectionStatus, DailyMetrics, Post, Role};
+use pulso::domain::{DailyMetrics, Post};
 use pulso::queries::Queries;
-use pulso::store::{NewAgent, Store};
+use pulso::store::Store;
 use pulso::sync::{
     AgentData, BudgetGate, FetchRequest, ManualClock, PageSource, SourceError, SyncEngine, SyncSettings,
 };
@@ -127,20 +127,9 @@ pub async fn office_with(
     let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
     let mut ids = Vec::new();
     for i in 0..agents {
-        let new = NewAgent {
-            name: agent_name(i),
-            email: format!("a{i}@remax.mx"),
-            role: Role::Agent,
-            facebook_page_id: Some(format!("{}", 5000 + i)),
-            instagram_account_id: None,
-        };
-        let (agent, _) = store.upsert_agent(&new, now()).await.unwrap();
-        let token = cipher.encrypt(agent.id, &SecretString::from(format!("tok-{i}")));
-        store.set_agent_token(agent.id, &token, None, now()).await.unwrap();
-        store
-            .set_agent_status(agent.id, ConnectionStatus::Active, None, now())
-            .await
-            .unwrap();
+        let page = format!("{}", 5000 + i);
+        let email = format!("a{i}@remax.mx");
+        let id = support::connected_agent(store.as_ref(), &cipher, &agent_name(i), &email, &page, now()).await;
         let rows: Vec<DailyMetrics> = (0..days)
             .map(|d| {
                 DailyMetrics {
@@ -160,7 +149,7 @@ pub async fn office_with(
                 .with_engagement_rate()
             })
             .collect();
-        store.upsert_daily_metrics(agent.id, &rows, now()).await.unwrap();
+        store.upsert_daily_metrics(id, &rows, now()).await.unwrap();
         let post = Post {
             post_id: format!("p{i}"),
             created_at: now() - Days::days(2),
@@ -172,19 +161,19 @@ pub async fn office_with(
             link_clicks: 2,
             links_to_whatsapp: false,
         };
-        store.upsert_posts(agent.id, &[post], now()).await.unwrap();
-        store.mark_agent_synced(agent.id, now() - Days::hours(3)).await.unwrap();
+        store.upsert_posts(id, &[post], now()).await.unwrap();
+        store.mark_agent_synced(id, now() - Days::hours(3)).await.unwrap();
         if i < linked {
             store
-                .link_identity("telegram", &(2000 + i).to_string(), agent.id, now())
+                .link_identity("telegram", &(2000 + i).to_string(), id, now())
                 .await
                 .unwrap();
             store
-                .link_identity("discord", &(3000 + i).to_string(), agent.id, now())
+                .link_identity("discord", &(3000 + i).to_string(), id, now())
                 .await
                 .unwrap();
         }
-        ids.push(agent.id);
+        ids.push(id);
     }
     let source = Arc::new(SlowSource {
         inner: Default::default(),

@@ -5,8 +5,8 @@ use std::time::Duration;
 use chrono::{Duration as Days, NaiveDate, Utc};
 use chrono_tz::America::Mexico_City;
 use pulso::domain::DateRange;
-use pulso::facebook::{FetchError, NoGate};
-use pulso::sandbox::{Fault, PageState, Sandbox, SandboxOptions};
+use pulso::facebook::{AgentFetch, FetchError, GraphClient, NoGate};
+use pulso::sandbox::{Fault, PageState, Sandbox, SandboxOptions, SeededPage};
 use secrecy::ExposeSecret;
 
 use super::common::{RecordingGate, client, client_with_timeout};
@@ -27,6 +27,19 @@ async fn sandbox(opts: SandboxOptions) -> (Sandbox, String) {
 
 fn today() -> NaiveDate {
     d(TODAY.0, TODAY.1, TODAY.2)
+}
+
+/// `page`'s days from `since` to today, in the office's time zone, without a budget gate.
+async fn fetch_since(c: &GraphClient, page: &SeededPage, since: NaiveDate) -> Result<AgentFetch, FetchError> {
+    c.fetch_agent(
+        &page.page_id,
+        &token(&page.page_token),
+        since,
+        today(),
+        Mexico_City,
+        &NoGate,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -63,15 +76,7 @@ async fn backfill_of_180_days_costs_two_insight_calls_plus_post_pages() {
     let (sb, base) = sandbox(SandboxOptions::default()).await;
     let page = sb.seeded_pages()[1].clone();
     sb.reset_calls();
-    let fetch = client(&base, None)
-        .fetch_agent(
-            &page.page_id,
-            &token(&page.page_token),
-            today() - Days::days(179),
-            today(),
-            Mexico_City,
-            &NoGate,
-        )
+    let fetch = fetch_since(&client(&base, None), &page, today() - Days::days(179))
         .await
         .unwrap();
     assert_eq!(fetch.days.len(), 180);
@@ -115,17 +120,7 @@ async fn many_posts_are_paged_with_cursors() {
         calls += f.calls;
         posts.extend(f.posts);
     }
-    let whole = c
-        .fetch_agent(
-            &page.page_id,
-            &token(&page.page_token),
-            today() - Days::days(359),
-            today(),
-            Mexico_City,
-            &NoGate,
-        )
-        .await
-        .unwrap();
+    let whole = fetch_since(&c, &page, today() - Days::days(359)).await.unwrap();
     assert!(whole.posts.len() > 100, "{}", whole.posts.len());
     assert_eq!(whole.calls as usize, 4 + whole.posts.len().div_ceil(100));
     let mut ids: Vec<_> = whole.posts.iter().map(|p| p.post_id.clone()).collect();
@@ -158,16 +153,7 @@ async fn fault_knobs_map_to_error_classes() {
     let c = client(&base, None);
     let check = async |fault: Fault| {
         sb.set_fault(&page.page_id, fault);
-        c.fetch_agent(
-            &page.page_id,
-            &token(&page.page_token),
-            today(),
-            today(),
-            Mexico_City,
-            &NoGate,
-        )
-        .await
-        .unwrap_err()
+        fetch_since(&c, &page, today()).await.unwrap_err()
     };
     assert!(matches!(
         check(Fault::TokenExpired).await,
@@ -196,18 +182,7 @@ async fn fault_knobs_map_to_error_classes() {
         other => panic!("{other:?}"),
     }
     sb.set_fault(&page.page_id, Fault::None);
-    assert!(
-        c.fetch_agent(
-            &page.page_id,
-            &token(&page.page_token),
-            today(),
-            today(),
-            Mexico_City,
-            &NoGate
-        )
-        .await
-        .is_ok()
-    );
+    assert!(fetch_since(&c, &page, today()).await.is_ok());
 }
 
 #[tokio::test]
@@ -217,32 +192,12 @@ async fn seeded_expired_and_gone_pages_fail_as_demos_expect() {
     let expired = pages.iter().find(|p| p.state == PageState::TokenExpired).unwrap();
     let gone = pages.iter().find(|p| p.state == PageState::Gone).unwrap();
     let c = client(&base, None);
-    let err = c
-        .fetch_agent(
-            &expired.page_id,
-            &token(&expired.page_token),
-            today(),
-            today(),
-            Mexico_City,
-            &NoGate,
-        )
-        .await
-        .unwrap_err();
+    let err = fetch_since(&c, expired, today()).await.unwrap_err();
     assert!(
         matches!(err, FetchError::TokenInvalid { subcode: Some(463), .. }),
         "{err:?}"
     );
-    let err = c
-        .fetch_agent(
-            &gone.page_id,
-            &token(&gone.page_token),
-            today(),
-            today(),
-            Mexico_City,
-            &NoGate,
-        )
-        .await
-        .unwrap_err();
+    let err = fetch_since(&c, gone, today()).await.unwrap_err();
     assert!(matches!(err, FetchError::NotFound { .. }), "{err:?}");
     assert_eq!(err.user_reason(), "la página ya no existe o no es accesible");
 }
@@ -314,32 +269,10 @@ async fn hourly_budget_answers_80001_with_regain_time_and_usage() {
     }
     // Another Page has its own bucket.
     let other = sb.seeded_pages()[1].clone();
-    assert!(
-        c.fetch_agent(
-            &other.page_id,
-            &token(&other.page_token),
-            today(),
-            today(),
-            Mexico_City,
-            &NoGate
-        )
-        .await
-        .is_ok()
-    );
+    assert!(fetch_since(&c, &other, today()).await.is_ok());
     sb.set_hourly_call_limit(None);
     sb.reset_calls();
-    assert!(
-        c.fetch_agent(
-            &page.page_id,
-            &token(&page.page_token),
-            today(),
-            today(),
-            Mexico_City,
-            &NoGate
-        )
-        .await
-        .is_ok()
-    );
+    assert!(fetch_since(&c, &page, today()).await.is_ok());
 }
 
 #[tokio::test]

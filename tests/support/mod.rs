@@ -13,13 +13,44 @@ pub mod smtp_sink;
 
 use std::sync::Arc;
 
-use pulso::store::{self, PgStore, SqliteStore, Store};
+use chrono::{DateTime, Utc};
+use pulso::crypto::TokenCipher;
+use pulso::domain::{AgentId, ConnectionStatus, Role};
+use pulso::store::{self, NewAgent, PgStore, SqliteStore, Store};
+use secrecy::SecretString;
 use sqlx::Connection;
 
 pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// An agent ready to sync: created by email with its Page, a Page token encrypted for its row, and
+/// marked active.
+pub async fn connected_agent(
+    store: &dyn Store,
+    cipher: &TokenCipher,
+    name: &str,
+    email: &str,
+    page_id: &str,
+    at: DateTime<Utc>,
+) -> AgentId {
+    let new = NewAgent {
+        name: name.to_string(),
+        email: email.to_string(),
+        role: Role::Agent,
+        facebook_page_id: Some(page_id.to_string()),
+        instagram_account_id: None,
+    };
+    let (agent, _) = store.upsert_agent(&new, at).await.unwrap();
+    let token = cipher.encrypt(agent.id, &SecretString::from(format!("tok-{page_id}")));
+    store.set_agent_token(agent.id, &token, None, at).await.unwrap();
+    store
+        .set_agent_status(agent.id, ConnectionStatus::Active, None, at)
+        .await
+        .unwrap();
+    agent.id
 }
 
 pub async fn sqlite() -> TestStore {
