@@ -8,15 +8,17 @@
 
 #[path = "../tests/chat_support/mod.rs"]
 mod chat_support;
+#[path = "support/history.rs"]
+mod history;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use history::DAYS;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_support::fake_telegram::{self, FakeTelegram};
 use chrono::{Duration as Days, NaiveDate};
-use pulso::chat::{ChatCore, ChatKind, TelegramChat};
+use pulso::chat::{ChatCore, ChatKind};
 use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::domain::{ConnectionStatus, Role};
 use pulso::queries::Queries;
@@ -25,21 +27,9 @@ use pulso::sync::{ManualClock, SyncEngine};
 use secrecy::SecretString;
 
 const AGENTS: usize = 100;
-const DAYS: i64 = 730;
 
 fn today() -> NaiveDate {
     chat_support::today()
-}
-
-/// Deterministic pseudo-random metric from (agent, day, salt).
-fn val(agent: i64, day: i64, salt: i64, max: i64) -> i64 {
-    let mut x = (agent as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (day as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
-        ^ salt as u64;
-    x ^= x >> 31;
-    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x ^= x >> 29;
-    (x % max as u64) as i64
 }
 
 async fn seed(pool: &sqlx::SqlitePool, store: &dyn Store) -> Vec<i64> {
@@ -65,36 +55,7 @@ async fn seed(pool: &sqlx::SqlitePool, store: &dyn Store) -> Vec<i64> {
             .unwrap();
         ids.push(agent.id);
     }
-    let mut rows = Vec::new();
-    for &a in &ids {
-        for d in 0..DAYS {
-            rows.push((a, today() - Days::days(d), d));
-        }
-    }
-    for chunk in rows.chunks(2000) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO facebook_metrics_daily (agent_id, date, followers, impressions, reach, engaged_users, posts, \
-             reactions, comments, shares, link_clicks, whatsapp_clicks, engagement_rate, fetched_at) ",
-        );
-        qb.push_values(chunk, |mut b, &(a, date, d)| {
-            let views = 200 + val(a, d, 1, 5000);
-            b.push_bind(a)
-                .push_bind(date)
-                .push_bind(1000 + (DAYS - d) * 2)
-                .push_bind(views)
-                .push_bind(views / 2 + val(a, d, 2, 100))
-                .push_bind(val(a, d, 3, 200))
-                .push_bind(val(a, d, 4, 3))
-                .push_bind(val(a, d, 5, 80))
-                .push_bind(val(a, d, 6, 20))
-                .push_bind(val(a, d, 7, 10))
-                .push_bind(val(a, d, 8, 30))
-                .push_bind(val(a, d, 9, 8))
-                .push_bind(0.02f64)
-                .push_bind(now);
-        });
-        qb.build().execute(pool).await.unwrap();
-    }
+    seed_rows!(pool, sqlx::Sqlite, ids, today(), now);
     ids
 }
 
@@ -170,21 +131,8 @@ async fn main() {
     );
 
     // 2. Telegram: update arrives at the fake server → reply sent to it.
-    let fake = FakeTelegram::start().await;
-    let config = chat_support::config(&fake.url, "http://127.0.0.1:9");
-    let chat = TelegramChat::connect(core.clone(), &config, &SecretString::from(fake_telegram::TOKEN), None)
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let polling = tokio::spawn({
-        let chat = chat.clone();
-        async move {
-            chat.run_polling(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let bot = chat_support::TelegramBot::start(core.clone(), None).await;
+    let fake = bot.fake.clone();
     let rounds = 400;
     let mut latencies = Vec::with_capacity(rounds);
     for i in 0..rounds + 20 {
@@ -209,6 +157,5 @@ async fn main() {
         ms(pct(&latencies, 0.99)),
         ms(*latencies.last().unwrap())
     );
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(15), polling).await;
+    bot.stop().await;
 }

@@ -4,16 +4,19 @@
 //!
 //! Run: `cargo bench --bench store` (add PULSO_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test).
 
+#[path = "support/history.rs"]
+mod history;
+
+use history::DAYS;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use pulso::domain::{DateRange, Period, Role};
 use pulso::queries::Queries;
 use pulso::store::{NewAgent, PgStore, SqliteStore, Store};
 use sqlx::Connection;
-
-const DAYS: i64 = 730;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap()
@@ -21,54 +24,6 @@ fn now() -> DateTime<Utc> {
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
-}
-
-/// Deterministic pseudo-random metric from (agent, day, salt).
-fn val(agent: i64, day: i64, salt: i64, max: i64) -> i64 {
-    let mut x = (agent as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ (day as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
-        ^ salt as u64;
-    x ^= x >> 31;
-    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x ^= x >> 29;
-    (x % max as u64) as i64
-}
-
-const COLUMNS: &str = "agent_id, date, followers, impressions, reach, engaged_users, posts, reactions, comments, \
-                       shares, link_clicks, whatsapp_clicks, engagement_rate, fetched_at";
-
-macro_rules! seed_rows {
-    ($pool:expr, $db:ty, $agent_ids:expr) => {{
-        let mut rows: Vec<(i64, NaiveDate, i64)> = Vec::new();
-        for &a in $agent_ids.iter() {
-            for d in 0..DAYS {
-                rows.push((a, today() - Days::days(d), d));
-            }
-        }
-        for chunk in rows.chunks(2000) {
-            let mut qb = sqlx::QueryBuilder::<$db>::new(format!("INSERT INTO facebook_metrics_daily ({COLUMNS}) "));
-            qb.push_values(chunk, |mut b, &(a, date, d)| {
-                let views = 200 + val(a, d, 1, 5000);
-                b.push_bind(a)
-                    .push_bind(date)
-                    .push_bind(1000 + (DAYS - d) * 2)
-                    .push_bind(views)
-                    .push_bind(views / 2 + val(a, d, 2, 100))
-                    .push_bind(val(a, d, 3, 200))
-                    .push_bind(val(a, d, 4, 3))
-                    .push_bind(val(a, d, 5, 80))
-                    .push_bind(val(a, d, 6, 20))
-                    .push_bind(val(a, d, 7, 10))
-                    .push_bind(val(a, d, 8, 30))
-                    .push_bind(val(a, d, 9, 8))
-                    .push_bind(0.02f64)
-                    .push_bind(now());
-            });
-            qb.build().execute($pool).await.unwrap();
-        }
-        // The store keeps monthly rollups on every upsert; rows inserted raw need them built once.
-        sqlx::query(ROLLUP_ALL).execute($pool).await.unwrap();
-    }};
 }
 
 async fn create_agents(store: &dyn Store, n: usize) -> Vec<i64> {
@@ -120,11 +75,6 @@ const RAW_CARD: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(impressions),0) AS BI
     CAST(COALESCE(SUM(posts),0) AS BIGINT), CAST(COALESCE(SUM(link_clicks),0) AS BIGINT), \
     (SELECT l.followers FROM facebook_metrics_daily l WHERE l.agent_id = $1 AND l.date BETWEEN $2 AND $3 ORDER BY l.date DESC LIMIT 1) \
     FROM facebook_metrics_daily WHERE agent_id = $1 AND date BETWEEN $2 AND $3";
-const ROLLUP_ALL: &str = "INSERT INTO facebook_metrics_monthly (agent_id, month, impressions, reach, engaged_users, \
-    posts, reactions, comments, shares, link_clicks, whatsapp_clicks, days) \
-    SELECT agent_id, substr(CAST(date AS TEXT), 1, 7), SUM(impressions), SUM(reach), SUM(engaged_users), SUM(posts), \
-    SUM(reactions), SUM(comments), SUM(shares), SUM(link_clicks), SUM(whatsapp_clicks), COUNT(*) \
-    FROM facebook_metrics_daily WHERE agent_id > 0 GROUP BY agent_id, substr(CAST(date AS TEXT), 1, 7)";
 /// The ranking's sums as one hand-written statement over the same rollup + edge days.
 const RAW_RANKING: &str = "SELECT agent_id, SUM(impressions), SUM(reach), SUM(posts), SUM(link_clicks) FROM ( \
     SELECT agent_id, impressions, reach, posts, link_clicks FROM facebook_metrics_monthly WHERE month BETWEEN $3 AND $4 \
@@ -222,7 +172,7 @@ async fn main() {
         store.migrate().await.unwrap();
         let t = Instant::now();
         let ids = create_agents(&store, n).await;
-        seed_rows!(store.pool(), sqlx::Sqlite, ids);
+        seed_rows!(store.pool(), sqlx::Sqlite, ids, today(), now());
         sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
         println!(
             "sqlite     {n:>5} agents  seeded {} rows in {:.1} s",
@@ -256,7 +206,7 @@ async fn main() {
         store.migrate().await.unwrap();
         let t = Instant::now();
         let ids = create_agents(&store, n).await;
-        seed_rows!(store.pool(), sqlx::Postgres, ids);
+        seed_rows!(store.pool(), sqlx::Postgres, ids, today(), now());
         sqlx::query("VACUUM ANALYZE").execute(store.pool()).await.unwrap();
         println!(
             "postgres   {n:>5} agents  seeded {} rows in {:.1} s",
