@@ -1,5 +1,6 @@
 //! The Discord adapter through serenity's real HTTP client against a fake REST API: deferred and
-//! ephemeral answers, attachments, progress edits, rate limits, team channel and DMs.
+//! ephemeral answers, attachments, progress edits, rate limits, team channel and DMs; and once
+//! end to end through serenity's real gateway client against a fake WebSocket gateway.
 
 mod chat_support;
 mod support;
@@ -171,4 +172,83 @@ async fn outbox_posts_to_the_team_channel_and_dms_linked_agents() {
             .iter()
             .any(|c| c.path == "channels/83000/messages" && c.content.as_deref() == Some("hola"))
     );
+}
+
+/// The production path: `start_discord` connects serenity's real gateway client to the fake
+/// gateway (found through `GET /gateway`), registers the commands once Ready arrives, and answers
+/// interactions delivered as gateway events; its outbox posts to the team channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interactions_arrive_through_the_real_gateway_and_are_answered() {
+    let office = office(3, 30, 2, Duration::ZERO).await;
+    let fake = FakeDiscord::start().await;
+    let config = config("http://127.0.0.1:9", &fake.url);
+    let (outbox, gateway) =
+        pulso::chat::discord::start_discord(office.core.clone(), &config, SecretString::from(fake_discord::TOKEN))
+            .await
+            .unwrap();
+    fake.wait_for(Duration::from_secs(30), "commands registered after Ready", |calls| {
+        calls.iter().any(|c| c.method == "PUT" && c.path.ends_with("commands"))
+    })
+    .await;
+    let identify = fake.identified();
+    assert_eq!(identify.len(), 1);
+    // serenity identifies with the same "Bot <token>" it sends over REST; Discord accepts both.
+    let token = identify[0]["token"].as_str().unwrap();
+    assert_eq!(token.trim_start_matches("Bot "), fake_discord::TOKEN);
+    assert!(fake.commands().iter().any(|c| c["name"] == "mis_metricas"));
+
+    fake.dispatch_interaction(fake_discord::interaction_json(
+        21,
+        3000,
+        Some(&[]),
+        "mis_metricas",
+        &[("periodo", json!("semana"))],
+    ));
+    fake.dispatch_interaction(fake_discord::interaction_json(
+        22,
+        3999,
+        Some(&[ADMIN_ROLE]),
+        "ranking",
+        &[("periodo", json!("mes"))],
+    ));
+    let calls = fake
+        .wait_for(Duration::from_secs(30), "both answers", |calls| {
+            ["tok21", "tok22"].iter().all(|t| {
+                calls
+                    .iter()
+                    .any(|c| c.target == *t && c.path.ends_with("@original") && c.status == 200)
+            })
+        })
+        .await;
+    let answer = |token: &str| {
+        calls
+            .iter()
+            .find(|c| c.target == token && c.path.ends_with("@original") && c.status == 200)
+            .unwrap()
+            .clone()
+    };
+    let deferred = calls
+        .iter()
+        .find(|c| c.target == "tok21" && c.path.ends_with("callback"))
+        .unwrap();
+    assert_eq!(
+        (deferred.kind, deferred.flags & 64),
+        (Some(5), 64),
+        "the card is ephemeral"
+    );
+    let card = answer("tok21").content.unwrap();
+    assert!(card.contains("**Ana García · Última semana**"), "{card}");
+    assert!(!card.contains("Beto Ruiz"), "{card}");
+    let ranking = answer("tok22");
+    assert_eq!(ranking.files[0].0, "ranking_mes.png");
+    assert!(ranking.files[0].1.starts_with(b"\x89PNG"));
+
+    outbox.to_team(&OutMessage::text("🚨 prueba de alerta")).await.unwrap();
+    let posted = fake.calls();
+    assert!(
+        posted
+            .iter()
+            .any(|c| c.target == TEAM_CHANNEL.to_string() && c.content.as_deref() == Some("🚨 prueba de alerta"))
+    );
+    gateway.abort();
 }

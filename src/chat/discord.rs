@@ -2,9 +2,9 @@
 //! deferred response (ephemeral for personal data) that is then edited — with the answer, its
 //! attachment, or the sync's progress. Admins are members with a role from `[discord] admin_roles`.
 //!
-//! The gateway delivers interactions in production ([`run_discord`]); tests call
-//! [`DiscordChat::handle_interaction`] directly, which is exactly what the gateway handler calls,
-//! while all REST traffic goes through serenity's real `Http` client.
+//! The gateway delivers interactions ([`start_discord`], [`run_discord`]); REST goes to
+//! `[discord] api_url`, and the gateway's address comes from its `GET /gateway` answer, so tests
+//! run the whole path against a fake REST API and a fake WebSocket gateway on 127.0.0.1.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};

@@ -1,7 +1,9 @@
 //! A fake Discord REST API on 127.0.0.1 for serenity's real `Http` client (proxy mode): command
 //! registration, interaction callbacks (204; a second one is "already acknowledged"), edits of the
 //! original response and follow-ups (JSON or multipart with files), channel messages, DM channels,
-//! and injectable 429s. Interactions are built as the gateway would deliver them.
+//! and injectable 429s. Interactions are built as the gateway would deliver them, and a WebSocket
+//! gateway (`GET /gateway` points serenity at it) says Hello, takes Identify, answers heartbeats,
+//! sends Ready and then whatever interactions a test dispatches.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -51,6 +53,11 @@ struct St {
 pub struct FakeDiscord {
     st: Arc<Mutex<St>>,
     pub url: String,
+    /// `ws://127.0.0.1:PORT` of the gateway.
+    pub gateway_url: String,
+    dispatch: tokio::sync::broadcast::Sender<Value>,
+    /// Identify payloads received, in order.
+    identified: Arc<Mutex<Vec<Value>>>,
 }
 
 fn message(id: u64, channel: &str, content: &str, files: &[(String, Vec<u8>)]) -> Value {
@@ -75,18 +82,98 @@ impl FakeDiscord {
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway_url = format!("ws://{}", ws_listener.local_addr().unwrap());
         let fake = FakeDiscord {
             st: Arc::new(Mutex::new(St {
                 next_id: 1_000_000,
                 ..Default::default()
             })),
             url,
+            gateway_url,
+            dispatch: tokio::sync::broadcast::channel(64).0,
+            identified: Arc::default(),
         };
         let app = Router::new()
             .route("/api/v10/{*rest}", any(handle))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let gateway = fake.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = ws_listener.accept().await {
+                tokio::spawn(gateway.clone().session(stream));
+            }
+        });
         fake
+    }
+
+    /// Identify payloads the gateway received so far.
+    pub fn identified(&self) -> Vec<Value> {
+        self.identified.lock().unwrap().clone()
+    }
+
+    /// Sends an `INTERACTION_CREATE` to every connected session.
+    pub fn dispatch_interaction(&self, interaction: Value) {
+        self.dispatch.send(interaction).expect("a gateway session is connected");
+    }
+
+    /// One gateway connection: Hello, Identify → Ready, heartbeat acks, dispatched interactions.
+    async fn session(self, stream: tokio::net::TcpStream) {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+            return;
+        };
+        let mut dispatches = self.dispatch.subscribe();
+        let send = |v: Value| Message::Text(v.to_string());
+        if ws
+            .send(send(json!({"op": 10, "d": {"heartbeat_interval": 1000}})))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut seq = 0u64;
+        loop {
+            tokio::select! {
+                frame = ws.next() => {
+                    let Some(Ok(Message::Text(text))) = frame else {
+                        match frame {
+                            Some(Ok(_)) => continue,
+                            _ => return,
+                        }
+                    };
+                    let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+                    let reply = match payload["op"].as_i64() {
+                        Some(1) => json!({"op": 11}),
+                        Some(2) => {
+                            self.identified.lock().unwrap().push(payload["d"].clone());
+                            seq += 1;
+                            json!({"op": 0, "t": "READY", "s": seq, "d": {
+                                "v": 10,
+                                "user": {"id": APP_ID.to_string(), "username": "pulso", "discriminator": "0000",
+                                         "avatar": null, "bot": true},
+                                "guilds": [], "session_id": "fake-session",
+                                "resume_gateway_url": self.gateway_url,
+                                "application": {"id": APP_ID.to_string(), "flags": 0}
+                            }})
+                        }
+                        _ => continue,
+                    };
+                    if ws.send(send(reply)).await.is_err() {
+                        return;
+                    }
+                }
+                interaction = dispatches.recv() => {
+                    let Ok(interaction) = interaction else { return };
+                    seq += 1;
+                    let event = json!({"op": 0, "t": "INTERACTION_CREATE", "s": seq, "d": interaction});
+                    if ws.send(send(event)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     pub fn calls(&self) -> Vec<DCall> {
@@ -126,6 +213,17 @@ pub fn interaction(
     name: &str,
     options: &[(&str, Value)],
 ) -> CommandInteraction {
+    serde_json::from_value(interaction_json(id, user, guild_roles, name, options)).expect("interaction JSON")
+}
+
+/// The JSON of [`interaction`], as it travels in an `INTERACTION_CREATE` event.
+pub fn interaction_json(
+    id: u64,
+    user: u64,
+    guild_roles: Option<&[u64]>,
+    name: &str,
+    options: &[(&str, Value)],
+) -> Value {
     let options: Vec<Value> = options
         .iter()
         .map(|(n, v)| {
@@ -151,7 +249,7 @@ pub fn interaction(
         }
         None => v["user"] = user_json,
     }
-    serde_json::from_value(v).expect("interaction JSON")
+    v
 }
 
 async fn handle(
@@ -295,6 +393,12 @@ async fn handle(
             }))
             .into_response()
         }
+        ("GET", ["gateway"]) => Json(json!({"url": fake.gateway_url})).into_response(),
+        ("GET", ["gateway", "bot"]) => Json(json!({
+            "url": fake.gateway_url, "shards": 1,
+            "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        }))
+        .into_response(),
         ("GET", ["users", "@me"]) => {
             Json(json!({"id": APP_ID.to_string(), "username": "pulso", "discriminator": "0000", "avatar": null, "bot": true}))
                 .into_response()
