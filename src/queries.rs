@@ -82,8 +82,12 @@ impl Queries {
 
     pub async fn agent_card(&self, agent: &Agent, period: Period, now: DateTime<Utc>) -> StoreResult<AgentCard> {
         let range = self.range(period, now);
-        let current = self.store.agent_totals(agent.id, range).await?;
-        let previous = self.store.agent_totals(agent.id, range.previous()).await?;
+        // Two independent reads on two pooled connections: a card waits for the slower one only.
+        let (current, previous) = tokio::join!(
+            self.store.agent_totals(agent.id, range),
+            self.store.agent_totals(agent.id, range.previous())
+        );
+        let (current, previous) = (current?, previous?);
         Ok(AgentCard {
             lines: kpi_lines(&current, &previous),
             agent: agent.clone(),

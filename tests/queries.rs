@@ -130,7 +130,10 @@ Ana Bis,ANA@remax.mx,1005,tok,\n\
     let stored = s.agent_token(ana.id).await.unwrap().unwrap();
     assert!(!stored.contains("EAA-ana"));
     assert_eq!(c.decrypt(ana.id, &stored).unwrap().expose_secret(), "EAA-ana");
-    assert_eq!(s.identity("telegram", "11111").await.unwrap(), Some(ana.id));
+    assert_eq!(
+        s.linked_agent("telegram", "11111").await.unwrap().map(|a| a.id),
+        Some(ana.id)
+    );
     let eva = agents.iter().find(|a| a.email == "eva@remax.mx").unwrap();
     assert_eq!(eva.status, ConnectionStatus::Inactive, "no token: not connected yet");
     assert_eq!(eva.name, "Eva \"la mejor\"");

@@ -267,8 +267,11 @@ async fn link_codes_are_single_use_and_expire(t: TestStore) {
     );
     assert_eq!(s.consume_link_code("NOPE", "tg:1", now()).await.unwrap(), None);
     s.link_identity("telegram", "11111", a, now()).await.unwrap();
-    assert_eq!(s.identity("telegram", "11111").await.unwrap(), Some(a));
-    assert_eq!(s.identity("discord", "11111").await.unwrap(), None);
+    assert_eq!(
+        s.linked_agent("telegram", "11111").await.unwrap().map(|a| a.id),
+        Some(a)
+    );
+    assert_eq!(s.linked_agent("discord", "11111").await.unwrap().map(|a| a.id), None);
 }
 
 async fn budget_reservations_never_exceed_the_hourly_maximum(t: TestStore) {

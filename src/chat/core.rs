@@ -292,13 +292,9 @@ impl ChatCore {
 
     async fn resolve(&self, caller: &Caller) -> Result<Identity, Fail> {
         let store = &self.inner.store;
-        let agent_id = match caller.assume_agent {
-            Some(id) => Some(id),
-            None => store.identity(caller.platform.as_str(), &caller.user_id).await?,
-        };
-        let agent = match agent_id {
+        let agent = match caller.assume_agent {
             Some(id) => store.agent(id).await?,
-            None => None,
+            None => store.linked_agent(caller.platform.as_str(), &caller.user_id).await?,
         };
         Ok(match (caller.is_admin, agent) {
             (true, agent) => Identity::Admin { agent },

@@ -76,10 +76,16 @@ impl ChatCore {
             _ => return Err(Fail::User("Indica el agente: /metricas <agente> [periodo]".into())),
         };
         let now = self.now();
-        let card = self.inner.queries.agent_card(&agent, period, now).await?;
-        let from = self.day_start_utc(card.range.from);
-        let to = self.day_start_utc(card.range.to + Days::days(1));
-        let posts = self.inner.store.top_posts(Some(agent.id), from, to, TOP_POSTS).await?;
+        let range = self.inner.queries.range(period, now);
+        let (from, to) = (
+            self.day_start_utc(range.from),
+            self.day_start_utc(range.to + Days::days(1)),
+        );
+        let (card, posts) = tokio::join!(
+            self.inner.queries.agent_card(&agent, period, now),
+            self.inner.store.top_posts(Some(agent.id), from, to, TOP_POSTS)
+        );
+        let (card, posts) = (card?, posts?);
         let posts: Vec<_> = posts.iter().map(|p| &p.post).collect();
         let mut text = replies::card_text(&card, &posts, now);
         let attachment = if chart {

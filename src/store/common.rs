@@ -269,14 +269,18 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn identity(&self, platform: &str, user_id: &str) -> StoreResult<Option<AgentId>> {
-                Ok(
-                    sqlx::query_scalar("SELECT agent_id FROM chat_identities WHERE platform = $1 AND platform_user_id = $2")
-                        .bind(platform)
-                        .bind(user_id)
-                        .fetch_optional(&self.pool)
-                        .await?,
-                )
+            async fn linked_agent(&self, platform: &str, user_id: &str) -> StoreResult<Option<Agent>> {
+                let row: Option<AgentRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    agent_columns!(),
+                    " FROM agents WHERE id = \
+                     (SELECT agent_id FROM chat_identities WHERE platform = $1 AND platform_user_id = $2)"
+                ))
+                .bind(platform)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(Agent::try_from).transpose()
             }
 
             async fn agent_identities(&self, agent: AgentId) -> StoreResult<Vec<(String, String)>> {

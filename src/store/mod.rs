@@ -225,7 +225,8 @@ pub trait Store: Send + Sync + 'static {
     // ── chat identities and link codes ──
     async fn link_identity(&self, platform: &str, user_id: &str, agent: AgentId, now: DateTime<Utc>)
     -> StoreResult<()>;
-    async fn identity(&self, platform: &str, user_id: &str) -> StoreResult<Option<AgentId>>;
+    /// The agent a chat identity is linked to, read in one round trip (every command starts here).
+    async fn linked_agent(&self, platform: &str, user_id: &str) -> StoreResult<Option<Agent>>;
     /// The chat identities linked to an agent, as (platform, platform user id), for private messages.
     async fn agent_identities(&self, agent: AgentId) -> StoreResult<Vec<(String, String)>>;
     async fn create_link_code(
