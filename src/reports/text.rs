@@ -111,8 +111,9 @@ fn movers(current: &TeamView, previous: &TeamView) -> Vec<String> {
     }
     if let Some((r, before, change)) = changes.last().filter(|(_, _, c)| *c < 0) {
         out.push(format!(
-            "📉 Más bajó: {} ({change} {}: del {before}.º al {}.º)",
+            "📉 Más bajó: {} (−{} {}: del {before}.º al {}.º)",
             plain(&r.name),
+            change.unsigned_abs(),
             if *change == -1 { "puesto" } else { "puestos" },
             r.position
         ));
@@ -218,7 +219,7 @@ mod tests {
             text.contains("📈 Más subió: Carla (+2 puestos: del 3.º al 1.º)"),
             "{text}"
         );
-        assert!(text.contains("📉 Más bajó: Ana (-2 puestos: del 1.º al 3.º)"), "{text}");
+        assert!(text.contains("📉 Más bajó: Ana (−2 puestos: del 1.º al 3.º)"), "{text}");
     }
 
     #[test]
