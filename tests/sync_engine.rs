@@ -45,20 +45,9 @@ impl Clock for RecordingClock {
 
 fn settings() -> SyncSettings {
     SyncSettings {
-        batch_size: 10,
-        batch_delay: Duration::from_secs(5),
-        max_attempts: 3,
-        retry_base_delay: Duration::from_secs(1),
-        bulk_min_interval: Duration::from_secs(3600),
-        bulk_confirm_window: Duration::from_secs(12 * 3600),
-        agent_min_interval: Duration::from_secs(30 * 60),
-        pause_threshold_pct: 90,
-        backfill_days: 180,
-        lookback_days: 3,
         lease: LEASE,
         hourly_budget: 1000,
-        queue_poll: Duration::from_secs(2),
-        token_warning_days: 10,
+        ..support::sync_settings()
     }
 }
 

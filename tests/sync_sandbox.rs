@@ -19,20 +19,10 @@ use tokio::sync::broadcast;
 
 fn settings(budget: i64) -> SyncSettings {
     SyncSettings {
-        batch_size: 10,
         batch_delay: Duration::ZERO,
-        max_attempts: 3,
-        retry_base_delay: Duration::from_millis(1000),
-        bulk_min_interval: Duration::from_secs(3600),
-        bulk_confirm_window: Duration::from_secs(12 * 3600),
-        agent_min_interval: Duration::from_secs(1800),
-        pause_threshold_pct: 90,
-        backfill_days: 180,
-        lookback_days: 3,
-        lease: Duration::from_secs(60),
         hourly_budget: budget,
         queue_poll: Duration::from_millis(200),
-        token_warning_days: 10,
+        ..support::sync_settings()
     }
 }
 

@@ -69,14 +69,13 @@ impl GraphClient {
             ("client_secret", secret),
             ("code", code.to_string()),
         ];
+        self.user_token(&params).await
+    }
+
+    /// `GET /oauth/access_token` answered with a user token.
+    async fn user_token(&self, params: &[(&str, String)]) -> Result<UserToken, FetchError> {
         let body = self
-            .call(
-                &["oauth", "access_token"],
-                &params,
-                None,
-                &NoGate,
-                &mut Tally::default(),
-            )
+            .call(&["oauth", "access_token"], params, None, &NoGate, &mut Tally::default())
             .await?;
         parse_user_token(&body)
     }
@@ -90,16 +89,7 @@ impl GraphClient {
             ("client_secret", secret),
             ("fb_exchange_token", short.expose_secret().to_string()),
         ];
-        let body = self
-            .call(
-                &["oauth", "access_token"],
-                &params,
-                None,
-                &NoGate,
-                &mut Tally::default(),
-            )
-            .await?;
-        parse_user_token(&body)
+        self.user_token(&params).await
     }
 
     /// Every Page the user can manage, with its Page token (`/me/accounts`, all cursor pages).

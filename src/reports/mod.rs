@@ -114,8 +114,8 @@ impl Reports {
         let current = self.queries.team_view_of(week).await?;
         let previous = self.queries.team_view_of(week.previous()).await?;
         let text = text::weekly_text(&current, &previous);
-        let chart = ranking_chart("Ranking semanal".into(), "ranking_semanal.png", current).await;
-        Ok(with_chart(text, chart))
+        let attachment = ranking_chart("Ranking semanal".into(), "ranking_semanal.png", current).await;
+        Ok(OutMessage { text, attachment })
     }
 
     async fn monthly(&self, month: DateRange) -> anyhow::Result<OutMessage> {
@@ -128,8 +128,8 @@ impl Reports {
             .await?;
         let text = text::monthly_text(&current, &previous, &usage);
         let title = format!("Ranking de {}", month_label(month.from));
-        let chart = ranking_chart(title, "ranking_mensual.png", current).await;
-        Ok(with_chart(text, chart))
+        let attachment = ranking_chart(title, "ranking_mensual.png", current).await;
+        Ok(OutMessage { text, attachment })
     }
 
     /// Local midnight of `day` in the office's time zone.
@@ -143,14 +143,7 @@ impl Reports {
     }
 }
 
-/// A summary still goes out when its chart cannot be drawn; the log says why.
-fn with_chart(text: String, chart: Option<Attachment>) -> OutMessage {
-    OutMessage {
-        text,
-        attachment: chart,
-    }
-}
-
+/// The ranking PNG of a summary; None (logged) when it cannot be drawn, so the text still goes out.
 async fn ranking_chart(title: String, file_name: &str, view: TeamView) -> Option<Attachment> {
     let rendered = charts::render_off_runtime(move || {
         charts::ranking_png(&RankingChart {

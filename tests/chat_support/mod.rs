@@ -92,20 +92,12 @@ pub struct Office {
 
 pub fn settings() -> SyncSettings {
     SyncSettings {
-        batch_size: 10,
         batch_delay: Duration::ZERO,
-        max_attempts: 3,
         retry_base_delay: Duration::ZERO,
-        bulk_min_interval: Duration::from_secs(3600),
-        bulk_confirm_window: Duration::from_secs(12 * 3600),
-        agent_min_interval: Duration::from_secs(30 * 60),
-        pause_threshold_pct: 90,
-        backfill_days: 180,
-        lookback_days: 3,
         lease: Duration::from_secs(3600),
         hourly_budget: 10_000,
         queue_poll: Duration::from_millis(20),
-        token_warning_days: 10,
+        ..support::sync_settings()
     }
 }
 

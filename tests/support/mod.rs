@@ -14,9 +14,11 @@ pub mod smtp_sink;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use pulso::config::Config;
 use pulso::crypto::TokenCipher;
 use pulso::domain::{AgentId, ConnectionStatus, Role};
 use pulso::store::{self, NewAgent, PgStore, SqliteStore, Store};
+use pulso::sync::SyncSettings;
 use secrecy::SecretString;
 use sqlx::Connection;
 
@@ -24,6 +26,13 @@ pub struct TestStore {
     pub store: Arc<dyn Store>,
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The engine's rules as `bot-config/pulso.toml` ships them (batches of 10, 5 s apart, 3 attempts,
+/// 60 s leases…); tests override only what they are about.
+pub fn sync_settings() -> SyncSettings {
+    let defaults = Config::load_from(Some(std::path::Path::new("/nonexistent/pulso.toml")), &[]).unwrap();
+    SyncSettings::from_config(&defaults)
 }
 
 /// An agent ready to sync: created by email with its Page, a Page token encrypted for its row, and
