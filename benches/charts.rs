@@ -56,9 +56,9 @@ fn series(range: DateRange) -> Vec<DailyMetrics> {
             let wave = ((i as f64) / 6.0).sin();
             DailyMetrics {
                 date,
-                followers: 1200 + i as i64 * 3,
-                impressions: (2000.0 + 600.0 * wave + (i * 37 % 200) as f64) as i64,
-                reach: (1100.0 + 300.0 * wave + (i * 53 % 120) as f64) as i64,
+                followers: Some(1200 + i as i64 * 3),
+                impressions: Some((2000.0 + 600.0 * wave + (i * 37 % 200) as f64) as i64),
+                reach: Some((1100.0 + 300.0 * wave + (i * 53 % 120) as f64) as i64),
                 posts: (i % 3) as i64,
                 ..Default::default()
             }

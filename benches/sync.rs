@@ -40,6 +40,7 @@ fn settings() -> SyncSettings {
         pause_threshold_pct: 90,
         backfill_days: 180,
         lookback_days: 3,
+        post_refresh_days: 28,
         lease: Duration::from_secs(60),
         hourly_budget: 1_000_000,
         queue_poll: Duration::from_millis(100),

@@ -55,6 +55,10 @@ pub enum Command {
         /// Inject a fault: PAGE_ID=token_expired|token_invalid|permission_denied|not_found|transient:N|http503:N|slow:500ms|rate_limited
         #[arg(long = "fault")]
         faults: Vec<String>,
+        /// How real: `real` (default: insights lag, growing posts), `instant`, or JSON such as
+        /// '{"insights_lag_hours":8,"paging":"next_only","reduce_data_above":25,"retired_metrics":["page_post_engagements"]}'
+        #[arg(long, default_value = "real")]
+        realism: String,
     },
     /// Manage agents.
     Agents {
@@ -115,7 +119,9 @@ pub async fn main() -> anyhow::Result<()> {
             seed,
             hourly_call_limit,
             faults,
+            realism,
         } => {
+            let realism = crate::sandbox::Realism::parse(&realism).map_err(anyhow::Error::msg)?;
             let faults = faults
                 .iter()
                 .map(|f| crate::sandbox::Fault::parse_assignment(f).map_err(anyhow::Error::msg))
@@ -125,6 +131,7 @@ pub async fn main() -> anyhow::Result<()> {
                 seed,
                 hourly_call_limit,
                 faults,
+                realism,
                 ..Default::default()
             };
             crate::sandbox::run_cli(listen, opts).await

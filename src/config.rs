@@ -107,6 +107,7 @@ pub struct Sync {
     pub pause_threshold_pct: i64,
     pub backfill_days: i64,
     pub lookback_days: i64,
+    pub post_refresh_days: i64,
     pub lease_secs: i64,
 }
 
@@ -283,6 +284,7 @@ impl Config {
             ("sync.batch_size", self.sync.batch_size),
             ("sync.max_attempts", self.sync.max_attempts),
             ("sync.backfill_days", self.sync.backfill_days),
+            ("sync.post_refresh_days", self.sync.post_refresh_days),
             ("sync.lease_secs", self.sync.lease_secs),
         ];
         for (key, value) in positive {

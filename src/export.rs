@@ -82,23 +82,24 @@ pub fn metrics_csv(rows: &[ExportRow]) -> Vec<u8> {
         w.write_record(HEADER).expect("CSV to memory");
         for row in rows {
             let m = &row.metrics;
+            // A Page metric Facebook has not published is an empty cell, never 0.
             let ints = [
                 m.followers,
                 m.impressions,
                 m.reach,
                 m.engaged_users,
-                m.posts,
-                m.reactions,
-                m.comments,
-                m.shares,
-                m.link_clicks,
-                m.whatsapp_clicks,
+                Some(m.posts),
+                Some(m.reactions),
+                Some(m.comments),
+                Some(m.shares),
+                Some(m.link_clicks),
+                Some(m.whatsapp_clicks),
             ];
             let mut record = Vec::with_capacity(HEADER.len());
             record.push(guard(&row.agent_name));
             record.push(m.date.format("%Y-%m-%d").to_string());
-            record.extend(ints.iter().map(i64::to_string));
-            record.push(fmt_rate(m.engagement_rate));
+            record.extend(ints.iter().map(|v| v.map(|n| n.to_string()).unwrap_or_default()));
+            record.push(m.engagement_rate.map(fmt_rate).unwrap_or_default());
             w.write_record(&record).expect("CSV to memory");
         }
         w.flush().expect("CSV to memory");
@@ -133,22 +134,33 @@ pub fn parse_metrics_csv(bytes: &[u8]) -> Result<Vec<ExportRow>, ExportError> {
                 .parse::<i64>()
                 .map_err(|_| err(format!("«{}» no es un número entero ({})", &record[i], HEADER[i])))
         };
+        // Page metrics: an empty cell is unknown.
+        let known = |i: usize| -> Result<Option<i64>, ExportError> {
+            if record[i].trim().is_empty() {
+                Ok(None)
+            } else {
+                int(i).map(Some)
+            }
+        };
         let date = NaiveDate::parse_from_str(record[1].trim(), "%Y-%m-%d")
             .map_err(|_| err(format!("«{}» no es una fecha AAAA-MM-DD", &record[1])))?;
-        let engagement_rate = record[12]
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|r| r.is_finite())
-            .ok_or_else(|| err(format!("«{}» no es una tasa decimal", &record[12])))?;
+        let engagement_rate = match record[12].trim() {
+            "" => None,
+            text => Some(
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|r| r.is_finite())
+                    .ok_or_else(|| err(format!("«{}» no es una tasa decimal", &record[12])))?,
+            ),
+        };
         rows.push(ExportRow {
             agent_name: unguard(&record[0]).to_string(),
             metrics: DailyMetrics {
                 date,
-                followers: int(2)?,
-                impressions: int(3)?,
-                reach: int(4)?,
-                engaged_users: int(5)?,
+                followers: known(2)?,
+                impressions: known(3)?,
+                reach: known(4)?,
+                engaged_users: known(5)?,
                 posts: int(6)?,
                 reactions: int(7)?,
                 comments: int(8)?,

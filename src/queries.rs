@@ -14,7 +14,10 @@ use tokio::time::Instant;
 
 use crate::domain::period::today_in;
 use crate::domain::ranking::average_score;
-use crate::domain::{Agent, AgentTotals, DateRange, KpiLine, Period, RankedAgent, TeamTotals, kpi_lines, rank};
+use crate::domain::{
+    Agent, AgentTotals, DateRange, KpiLine, Period, RankedAgent, TeamTotals, kpi_lines_compared, rank,
+    shared_known_days, unpublished_note,
+};
 use crate::store::{Store, StoreResult};
 
 pub const ADMIN_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
@@ -27,6 +30,9 @@ pub struct AgentCard {
     pub current: AgentTotals,
     pub previous: AgentTotals,
     pub lines: Vec<KpiLine>,
+    /// "Facebook aún no publica las métricas de página de hoy" and the like, when some Page metrics
+    /// of the period are unknown.
+    pub note: Option<String>,
 }
 
 /// The whole office over a period: every agent ranked, plus team totals.
@@ -88,8 +94,24 @@ impl Queries {
             self.store.agent_totals(agent.id, range.previous())
         );
         let (current, previous) = (current?, previous?);
+        // Page metrics compare only the days Facebook has published in both periods.
+        let same_days = current.impressions_days == previous.impressions_days
+            && current.reach_days == previous.reach_days
+            && current.engaged_days == previous.engaged_days;
+        let (basis_current, basis_previous) = if same_days || !previous.has_data() {
+            (current.clone(), previous.clone())
+        } else {
+            let (cur_days, prev_days) = tokio::join!(
+                self.store.daily_metrics(agent.id, range),
+                self.store.daily_metrics(agent.id, range.previous())
+            );
+            let (cur, prev) = shared_known_days(&cur_days?, range.from, &prev_days?, range.previous().from);
+            (AgentTotals::from_days(&cur), AgentTotals::from_days(&prev))
+        };
+        let today = today_in(self.tz, now);
         Ok(AgentCard {
-            lines: kpi_lines(&current, &previous),
+            lines: kpi_lines_compared(&current, &basis_current, &basis_previous),
+            note: unpublished_note(&current, range.days(), range.contains(today)),
             agent: agent.clone(),
             period,
             range,

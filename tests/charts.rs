@@ -257,9 +257,9 @@ fn series(range: DateRange, base: i64) -> Vec<DailyMetrics> {
         .enumerate()
         .map(|(i, date)| DailyMetrics {
             date,
-            followers: 1200 + i as i64 * 3,
-            impressions: base + (i as i64 * 37) % 900,
-            reach: base / 2 + (i as i64 * 53) % 500,
+            followers: Some(1200 + i as i64 * 3),
+            impressions: Some(base + (i as i64 * 37) % 900),
+            reach: Some(base / 2 + (i as i64 * 53) % 500),
             posts: (i as i64) % 3,
             ..Default::default()
         })

@@ -9,17 +9,17 @@ fn row(name: &str, day: u32, views: i64, reactions: i64) -> ExportRow {
         agent_name: name.to_string(),
         metrics: DailyMetrics {
             date: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
-            followers: 1234,
-            impressions: views,
-            reach: views / 2,
-            engaged_users: 17,
+            followers: Some(1234),
+            impressions: Some(views),
+            reach: Some(views / 2),
+            engaged_users: Some(17),
             posts: 2,
             reactions,
             comments: 3,
             shares: 1,
             link_clicks: 5,
             whatsapp_clicks: 2,
-            engagement_rate: 0.0,
+            engagement_rate: None,
         }
         .with_engagement_rate(),
     }
@@ -90,7 +90,7 @@ fn round_trips() {
     assert!(parse_metrics_csv(&metrics_csv(&[])).unwrap().is_empty());
     // Rates that are not short decimals come back bit for bit.
     let mut odd = row("Ana", 9, 3, 1);
-    odd.metrics.engagement_rate = 1.0 / 3.0;
+    odd.metrics.engagement_rate = Some(1.0 / 3.0);
     assert_eq!(
         parse_metrics_csv(&metrics_csv(std::slice::from_ref(&odd))).unwrap(),
         [odd]

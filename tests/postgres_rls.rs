@@ -56,7 +56,7 @@ async fn seed(store: &PgStore) -> (i64, i64) {
             .unwrap();
         let day = DailyMetrics {
             date: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            impressions: 10,
+            impressions: Some(10),
             ..Default::default()
         };
         store.upsert_daily_metrics(agent.id, &[day], Utc::now()).await.unwrap();

@@ -44,8 +44,8 @@ async fn kpi_card_compares_with_the_previous_week() {
     let days: Vec<_> = (0..14)
         .map(|i| DailyMetrics {
             date: today() - Days::days(i),
-            followers: 500 - i,
-            impressions: if i < 7 { 150 } else { 100 },
+            followers: Some(500 - i),
+            impressions: Some(if i < 7 { 150 } else { 100 }),
             reactions: 3,
             ..Default::default()
         })
@@ -54,8 +54,8 @@ async fn kpi_card_compares_with_the_previous_week() {
     let q = Queries::new(t.store.clone(), "America/Mexico_City".parse().unwrap());
     let card = q.agent_card(&ana, Period::Week, now()).await.unwrap();
     assert_eq!(card.range.to, today());
-    assert_eq!(card.current.impressions, 1050);
-    assert_eq!(card.previous.impressions, 700);
+    assert_eq!(card.current.impressions, Some(1050));
+    assert_eq!(card.previous.impressions, Some(700));
     let views = card.lines.iter().find(|l| l.kpi == Kpi::Views).unwrap();
     assert_eq!(views.delta.label(), "+50,0 %");
     let followers = card.lines.iter().find(|l| l.kpi == Kpi::Followers).unwrap();
@@ -74,7 +74,7 @@ async fn team_view_is_cached_until_a_sync_invalidates_it() {
     let q = Queries::new(t.store.clone(), "America/Mexico_City".parse().unwrap());
     let day = |views| DailyMetrics {
         date: today(),
-        impressions: views,
+        impressions: Some(views),
         posts: 1,
         ..Default::default()
     };
@@ -90,7 +90,7 @@ async fn team_view_is_cached_until_a_sync_invalidates_it() {
     q.invalidate();
     let fresh = q.team_view(Period::Month, now()).await.unwrap();
     assert_eq!(fresh.ranked[0].agent_id, agents[1].id);
-    assert_eq!(fresh.team.totals.impressions, 91_000);
+    assert_eq!(fresh.team.totals.impressions, Some(91_000));
     let uncached = Queries::new(t.store.clone(), chrono_tz::UTC).with_ttl(Duration::ZERO);
     s.upsert_daily_metrics(agents[0].id, &[day(500_000)], now())
         .await

@@ -27,17 +27,17 @@ fn day(n: u32) -> NaiveDate {
 fn metrics(n: u32, views: i64) -> DailyMetrics {
     DailyMetrics {
         date: day(n),
-        followers: 100 + n as i64,
-        impressions: views,
-        reach: views / 2,
-        engaged_users: 10,
+        followers: Some(100 + n as i64),
+        impressions: Some(views),
+        reach: Some(views / 2),
+        engaged_users: Some(10),
         posts: 1,
         reactions: 5,
         comments: 2,
         shares: 1,
         link_clicks: 3,
         whatsapp_clicks: 1,
-        engagement_rate: 0.0,
+        engagement_rate: None,
     }
     .with_engagement_rate()
 }
@@ -92,8 +92,8 @@ async fn history_is_kept_when_later_syncs_overlap(t: TestStore) {
     s.upsert_daily_metrics(a, &second, now()).await.unwrap();
     let rows = s.daily_metrics(a, DateRange::new(day(1), day(30))).await.unwrap();
     assert_eq!(rows.len(), 12);
-    assert_eq!(rows[0].impressions, 100);
-    assert_eq!(rows[11].impressions, 200);
+    assert_eq!(rows[0].impressions, Some(100));
+    assert_eq!(rows[11].impressions, Some(200));
 }
 
 async fn encrypted_tokens_round_trip_and_fail_on_another_row(t: TestStore) {
@@ -169,8 +169,8 @@ async fn totals_sum_flows_keep_last_followers_and_match_pure_code(t: TestStore) 
     assert_eq!(nothing, AgentTotals::default());
     let team = s.team_daily(DateRange::new(day(5), day(5))).await.unwrap();
     assert_eq!(team.len(), 1);
-    assert_eq!(team[0].impressions, 5000 + 10);
-    assert_eq!(team[0].followers, 105 * 2);
+    assert_eq!(team[0].impressions, Some(5000 + 10));
+    assert_eq!(team[0].followers, Some(105 * 2));
 }
 
 async fn ranking_totals_over_months_match_the_daily_rows(t: TestStore) {
@@ -180,9 +180,9 @@ async fn ranking_totals_over_months_match_the_daily_rows(t: TestStore) {
     let start = NaiveDate::from_ymd_opt(2026, 7, 20).unwrap();
     let mk = |i: i64, views: i64| DailyMetrics {
         date: start + Duration::days(i),
-        followers: 10 + i,
-        impressions: views,
-        reach: i,
+        followers: Some(10 + i),
+        impressions: Some(views),
+        reach: Some(i),
         posts: i % 3,
         link_clicks: 1,
         ..Default::default()
@@ -193,7 +193,7 @@ async fn ranking_totals_over_months_match_the_daily_rows(t: TestStore) {
     s.upsert_daily_metrics(b, &days_b, now()).await.unwrap();
     // A late correction of a day in a fully covered month must reach the rollup.
     let mut fixed = days_a[45].clone();
-    fixed.impressions = 99_999;
+    fixed.impressions = Some(99_999);
     s.upsert_daily_metrics(a, &[fixed.clone()], now()).await.unwrap();
     let mut expected_a = days_a.clone();
     expected_a[45] = fixed;

@@ -225,6 +225,7 @@ impl Alerts {
                 rate_limit_hits_24h: hits,
             }),
             agents: Some(agents),
+            refused_metrics: Some(store.refused_metrics().await?),
         })
     }
 

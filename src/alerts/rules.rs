@@ -90,6 +90,8 @@ pub enum Scope {
     Budget,
     /// The agent list (freshness, token expiry).
     Agents,
+    /// Insights metrics Facebook refused.
+    Metrics,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,10 +106,11 @@ pub enum Rule {
     RateLimitRepeated,
     DataStale,
     TokenExpiring,
+    MetricRetired,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 10] = [
+    pub const ALL: [Rule; 11] = [
         Rule::SyncFailuresFew,
         Rule::SyncFailuresSome,
         Rule::SyncFailuresMany,
@@ -118,6 +121,7 @@ impl Rule {
         Rule::RateLimitRepeated,
         Rule::DataStale,
         Rule::TokenExpiring,
+        Rule::MetricRetired,
     ];
 
     /// The name used in `/alertas` and `/silenciar` (fits Telegram's `[a-z0-9_]`).
@@ -133,6 +137,7 @@ impl Rule {
             Rule::RateLimitRepeated => "api_limite_repetido",
             Rule::DataStale => "datos_viejos",
             Rule::TokenExpiring => "token_vence",
+            Rule::MetricRetired => "metrica_retirada",
         }
     }
 
@@ -152,13 +157,16 @@ impl Rule {
             Rule::BudgetHigh | Rule::RateLimitRepeated => "api",
             Rule::DataStale => "datos_viejos",
             Rule::TokenExpiring => "token_vence",
+            Rule::MetricRetired => "metrica_retirada",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
             Rule::SyncFailuresFew | Rule::TokenExpiring => Severity::Info,
-            Rule::SyncFailuresSome | Rule::SyncSlow | Rule::BudgetHigh | Rule::DataStale => Severity::Warning,
+            Rule::SyncFailuresSome | Rule::SyncSlow | Rule::BudgetHigh | Rule::DataStale | Rule::MetricRetired => {
+                Severity::Warning
+            }
             Rule::SyncFailuresMany => Severity::Urgent,
             Rule::SyncFailuresMassive | Rule::SyncFailedCompletely | Rule::RateLimitRepeated => Severity::Critical,
         }
@@ -174,6 +182,7 @@ impl Rule {
             | Rule::SyncSlow => Scope::BulkJob,
             Rule::BudgetHigh | Rule::RateLimitRepeated => Scope::Budget,
             Rule::DataStale | Rule::TokenExpiring => Scope::Agents,
+            Rule::MetricRetired => Scope::Metrics,
         }
     }
 

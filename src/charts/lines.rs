@@ -18,11 +18,17 @@ const PLOT_BOTTOM_MARGIN: i32 = 24;
 pub(super) type Points = Vec<(i64, f64)>;
 
 /// `metric` of every row whose date falls in `range`, keyed by its offset from `range.from`.
-pub(super) fn day_points(days: &[DailyMetrics], range: DateRange, metric: impl Fn(&DailyMetrics) -> i64) -> Points {
+/// One point per day of `range` whose value is known: a day Facebook has not published yet has no
+/// point (the line does not dip to a false zero).
+pub(super) fn day_points(
+    days: &[DailyMetrics],
+    range: DateRange,
+    metric: impl Fn(&DailyMetrics) -> Option<i64>,
+) -> Points {
     let mut points: Points = days
         .iter()
         .filter(|d| range.contains(d.date))
-        .map(|d| ((d.date - range.from).num_days(), metric(d) as f64))
+        .filter_map(|d| Some(((d.date - range.from).num_days(), metric(d)? as f64)))
         .collect();
     points.sort_by_key(|p| p.0);
     // A repeated date keeps its last row.
@@ -254,7 +260,7 @@ mod tests {
     fn row(day: u32, views: i64) -> DailyMetrics {
         DailyMetrics {
             date: d(day),
-            impressions: views,
+            impressions: Some(views),
             ..Default::default()
         }
     }

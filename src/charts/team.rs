@@ -39,7 +39,7 @@ pub fn team_png(chart: &TeamChart) -> Result<Png, ChartError> {
         ],
         secondary: Secondary::Bars {
             color: palette::POSTS,
-            points: day_points(chart.daily, range, |d| d.posts),
+            points: day_points(chart.daily, range, |d| Some(d.posts)),
         },
         legend: vec![
             (Swatch::Line(palette::VIEWS), "Vistas".to_string()),

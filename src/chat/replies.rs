@@ -65,6 +65,7 @@ pub fn card_text(card: &AgentCard, top_posts: &[&Post], now: DateTime<Utc>) -> S
     if !card.current.has_data() {
         out.push("Sin datos en este periodo.".into());
     }
+    out.extend(card.note.clone());
     out.push(String::new());
     out.push(bold("📝 Publicaciones destacadas"));
     out.push(crate::export::top_posts_text(top_posts));

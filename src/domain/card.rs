@@ -65,22 +65,33 @@ impl Kpi {
         }
     }
 
-    /// The value of this metric in a period's totals (None: no follower data yet).
+    /// The value of this metric in a period's totals (None: Facebook has not published it).
     pub fn value(self, t: &AgentTotals) -> Option<f64> {
         let v = match self {
             Kpi::Followers => return t.followers.map(|f| f as f64),
-            Kpi::Views => t.impressions,
-            Kpi::Reach => t.reach,
-            Kpi::EngagedUsers => t.engaged_users,
+            Kpi::Views => return t.impressions.map(|v| v as f64),
+            Kpi::Reach => return t.reach.map(|v| v as f64),
+            Kpi::EngagedUsers => return t.engaged_users.map(|v| v as f64),
             Kpi::Posts => t.posts,
             Kpi::Reactions => t.reactions,
             Kpi::Comments => t.comments,
             Kpi::Shares => t.shares,
             Kpi::LinkClicks => t.link_clicks,
             Kpi::WhatsappClicks => t.whatsapp_clicks,
-            Kpi::EngagementRate => return Some(t.engagement_rate() * 100.0),
+            Kpi::EngagementRate => return t.engagement_rate().map(|r| r * 100.0),
         };
         Some(v as f64)
+    }
+
+    /// Days of the period on which this metric is known, for Page metrics (from Page insights);
+    /// `None` for post metrics, which are known for every day whose posts were read.
+    pub fn known_days(self, t: &AgentTotals) -> Option<i64> {
+        match self {
+            Kpi::Views | Kpi::EngagementRate => Some(t.impressions_days),
+            Kpi::Reach => Some(t.reach_days),
+            Kpi::EngagedUsers => Some(t.engaged_days),
+            _ => None,
+        }
     }
 
     /// "1.234", "4,2 %" — Spanish number formatting.
@@ -115,20 +126,59 @@ pub struct KpiLine {
 }
 
 /// Every KPI of a period with its change against the previous period of equal length. Without any
-/// data in the previous period, every change is "—".
+/// data in the previous period, every change is "—"; a Page metric's change is "—" too unless both
+/// periods know it on the same number of days (see [`kpi_lines_compared`] for an exact pairing).
 pub fn kpi_lines(current: &AgentTotals, previous: &AgentTotals) -> Vec<KpiLine> {
+    kpi_lines_compared(current, current, previous)
+}
+
+/// KPI lines showing `current`, with each change computed between `basis_current` and
+/// `basis_previous`: the two periods restricted to the days known in both (built with
+/// [`crate::domain::shared_known_days`]), so unpublished days never compare against published ones.
+pub fn kpi_lines_compared(
+    current: &AgentTotals,
+    basis_current: &AgentTotals,
+    basis_previous: &AgentTotals,
+) -> Vec<KpiLine> {
     Kpi::ALL
         .into_iter()
         .map(|kpi| {
             let value = kpi.value(current);
-            let before = if previous.has_data() { kpi.value(previous) } else { None };
-            let delta = match value {
-                Some(v) => delta_pct(v, before),
-                None => Delta::NotComparable,
+            let same_days = kpi.known_days(basis_current) == kpi.known_days(basis_previous);
+            let before = if basis_previous.has_data() && same_days {
+                kpi.value(basis_previous)
+            } else {
+                None
+            };
+            let delta = match kpi.value(basis_current) {
+                Some(v) if value.is_some() => delta_pct(v, before),
+                _ => Delta::NotComparable,
             };
             KpiLine { kpi, value, delta }
         })
         .collect()
+}
+
+/// The line a card adds when some Page metrics of the period are not published yet: Facebook
+/// publishes a day's Page insights only after the (Pacific) day is over, often hours later.
+pub fn unpublished_note(t: &AgentTotals, range_days: i64, includes_today: bool) -> Option<String> {
+    if !t.has_data() && t.posts == 0 {
+        return None;
+    }
+    let missing = range_days - t.impressions_days.min(t.reach_days).min(t.engaged_days);
+    match missing {
+        m if m <= 0 => None,
+        m if m == range_days && includes_today && range_days == 1 => {
+            Some("ℹ️ Facebook aún no publica las métricas de página de hoy (—).".to_string())
+        }
+        m if m == range_days => {
+            Some("ℹ️ Facebook aún no publica las métricas de página de este periodo (—).".to_string())
+        }
+        1 => Some("ℹ️ Facebook aún no publica las métricas de página de 1 día del periodo; se comparan solo los días publicados.".to_string()),
+        m => Some(format!(
+            "ℹ️ Facebook aún no publica las métricas de página de {m} días del periodo; se comparan solo los días publicados."
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -147,14 +197,16 @@ mod tests {
     #[test]
     fn lines_compare_with_the_previous_period() {
         let cur = AgentTotals {
-            impressions: 1500,
+            impressions: Some(1500),
+            impressions_days: 7,
             reactions: 30,
             followers: Some(200),
             days_with_data: 7,
             ..Default::default()
         };
         let prev = AgentTotals {
-            impressions: 1000,
+            impressions: Some(1000),
+            impressions_days: 7,
             reactions: 30,
             followers: Some(100),
             days_with_data: 7,
@@ -167,5 +219,41 @@ mod tests {
         assert_eq!(followers.delta.label(), "+100,0 %");
         let none = kpi_lines(&cur, &AgentTotals::default());
         assert!(none.iter().all(|l| l.delta == Delta::NotComparable));
+    }
+
+    #[test]
+    fn unknown_views_show_a_dash_and_unequal_days_do_not_compare() {
+        let cur = AgentTotals {
+            impressions: Some(1500),
+            impressions_days: 6,
+            reactions: 30,
+            days_with_data: 7,
+            ..Default::default()
+        };
+        let prev = AgentTotals {
+            impressions: Some(1000),
+            impressions_days: 7,
+            reactions: 15,
+            days_with_data: 7,
+            ..Default::default()
+        };
+        let lines = kpi_lines(&cur, &prev);
+        let views = lines.iter().find(|l| l.kpi == Kpi::Views).unwrap();
+        assert_eq!(views.delta, Delta::NotComparable);
+        let reactions = lines.iter().find(|l| l.kpi == Kpi::Reactions).unwrap();
+        assert_eq!(reactions.delta.label(), "+100,0 %");
+        let today = AgentTotals {
+            posts: 2,
+            days_with_data: 1,
+            ..Default::default()
+        };
+        let lines = kpi_lines(&today, &prev);
+        let views = lines.iter().find(|l| l.kpi == Kpi::Views).unwrap();
+        assert_eq!(Kpi::Views.format(views.value), "—");
+        assert_eq!(
+            unpublished_note(&today, 1, true).unwrap(),
+            "ℹ️ Facebook aún no publica las métricas de página de hoy (—)."
+        );
+        assert_eq!(unpublished_note(&cur, 6, false), None);
     }
 }

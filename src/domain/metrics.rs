@@ -1,30 +1,43 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-/// One agent's Page metrics for one calendar day, as stored in `facebook_metrics_daily`.
+/// One agent's metrics for one calendar day, as stored in `facebook_metrics_daily`.
+///
+/// Page metrics (followers, views, reach, engaged users) come from Page insights, which Facebook
+/// publishes only after the Pacific day is over, often hours later: `None` means "not published (or
+/// refused) yet", never zero. Post metrics count the posts created that day (office time), known
+/// as soon as the posts are read.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DailyMetrics {
     pub date: NaiveDate,
     /// Followers at the end of the day (a stock, not a flow).
-    pub followers: i64,
+    pub followers: Option<i64>,
     /// Views (`page_media_view`), the successor of impressions.
-    pub impressions: i64,
-    pub reach: i64,
-    pub engaged_users: i64,
+    pub impressions: Option<i64>,
+    pub reach: Option<i64>,
+    pub engaged_users: Option<i64>,
     pub posts: i64,
     pub reactions: i64,
     pub comments: i64,
     pub shares: i64,
     pub link_clicks: i64,
     pub whatsapp_clicks: i64,
-    pub engagement_rate: f64,
+    /// Unknown while the day's views are.
+    pub engagement_rate: Option<f64>,
 }
 
 impl DailyMetrics {
     /// Recomputes the engagement rate from the day's own counts.
     pub fn with_engagement_rate(mut self) -> Self {
-        self.engagement_rate = engagement_rate(self.reactions + self.comments + self.shares, self.impressions);
+        self.engagement_rate = self
+            .impressions
+            .map(|views| engagement_rate(self.reactions + self.comments + self.shares, views));
         self
+    }
+
+    /// Whether any Page metric of the day is known.
+    pub fn has_page_metrics(&self) -> bool {
+        self.followers.is_some() || self.impressions.is_some() || self.reach.is_some() || self.engaged_users.is_some()
     }
 }
 
@@ -63,9 +76,10 @@ impl Post {
 pub struct AgentTotals {
     /// Last known follower count in the period (stock, not summed).
     pub followers: Option<i64>,
-    pub impressions: i64,
-    pub reach: i64,
-    pub engaged_users: i64,
+    /// Sums of the days Facebook has published; `None` when it has published none.
+    pub impressions: Option<i64>,
+    pub reach: Option<i64>,
+    pub engaged_users: Option<i64>,
     pub posts: i64,
     pub reactions: i64,
     pub comments: i64,
@@ -74,17 +88,32 @@ pub struct AgentTotals {
     pub whatsapp_clicks: i64,
     /// Days in the period with a stored row.
     pub days_with_data: i64,
+    /// Days whose views, reach and engaged users are known (a Δ % compares equal counts only).
+    pub impressions_days: i64,
+    pub reach_days: i64,
+    pub engaged_days: i64,
+}
+
+/// Adds an optional count to an optional sum: unknown + unknown stays unknown.
+fn add_known(sum: Option<i64>, value: Option<i64>) -> Option<i64> {
+    match (sum, value) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    }
 }
 
 impl AgentTotals {
-    /// Sums daily rows; the follower count is taken from the latest day.
+    /// Sums daily rows; the follower count is the latest known one.
     pub fn from_days<'a>(days: impl IntoIterator<Item = &'a DailyMetrics>) -> Self {
         let mut totals = AgentTotals::default();
         let mut latest: Option<NaiveDate> = None;
         for day in days {
-            totals.impressions += day.impressions;
-            totals.reach += day.reach;
-            totals.engaged_users += day.engaged_users;
+            totals.impressions = add_known(totals.impressions, day.impressions);
+            totals.reach = add_known(totals.reach, day.reach);
+            totals.engaged_users = add_known(totals.engaged_users, day.engaged_users);
+            totals.impressions_days += i64::from(day.impressions.is_some());
+            totals.reach_days += i64::from(day.reach.is_some());
+            totals.engaged_days += i64::from(day.engaged_users.is_some());
             totals.posts += day.posts;
             totals.reactions += day.reactions;
             totals.comments += day.comments;
@@ -92,9 +121,11 @@ impl AgentTotals {
             totals.link_clicks += day.link_clicks;
             totals.whatsapp_clicks += day.whatsapp_clicks;
             totals.days_with_data += 1;
-            if latest.is_none_or(|l| day.date >= l) {
+            if let Some(f) = day.followers
+                && latest.is_none_or(|l| day.date >= l)
+            {
                 latest = Some(day.date);
-                totals.followers = Some(day.followers);
+                totals.followers = Some(f);
             }
         }
         totals
@@ -104,19 +135,18 @@ impl AgentTotals {
         self.days_with_data > 0
     }
 
-    /// Engagement rate recomputed from the period's sums, never an average of daily rates.
-    pub fn engagement_rate(&self) -> f64 {
-        engagement_rate(self.reactions + self.comments + self.shares, self.impressions)
+    /// Engagement rate recomputed from the period's sums, never an average of daily rates; unknown
+    /// while no day's views are known.
+    pub fn engagement_rate(&self) -> Option<f64> {
+        self.impressions
+            .map(|views| engagement_rate(self.reactions + self.comments + self.shares, views))
     }
 
     pub fn add(&mut self, other: &AgentTotals) {
-        self.followers = match (self.followers, other.followers) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
-        self.impressions += other.impressions;
-        self.reach += other.reach;
-        self.engaged_users += other.engaged_users;
+        self.followers = add_known(self.followers, other.followers);
+        self.impressions = add_known(self.impressions, other.impressions);
+        self.reach = add_known(self.reach, other.reach);
+        self.engaged_users = add_known(self.engaged_users, other.engaged_users);
         self.posts += other.posts;
         self.reactions += other.reactions;
         self.comments += other.comments;
@@ -124,7 +154,51 @@ impl AgentTotals {
         self.link_clicks += other.link_clicks;
         self.whatsapp_clicks += other.whatsapp_clicks;
         self.days_with_data += other.days_with_data;
+        self.impressions_days += other.impressions_days;
+        self.reach_days += other.reach_days;
+        self.engaged_days += other.engaged_days;
     }
+}
+
+/// The two periods' days with each Page metric kept only where it is known on the matching day
+/// of the other period (day *i* of `current` matches day *i* of `previous`), so a Δ % of views,
+/// reach or engaged users compares the same days on both sides.
+pub fn shared_known_days(
+    current: &[DailyMetrics],
+    current_from: NaiveDate,
+    previous: &[DailyMetrics],
+    previous_from: NaiveDate,
+) -> (Vec<DailyMetrics>, Vec<DailyMetrics>) {
+    use std::collections::HashMap;
+    let index = |days: &[DailyMetrics], from: NaiveDate| -> HashMap<i64, DailyMetrics> {
+        days.iter().map(|d| ((d.date - from).num_days(), d.clone())).collect()
+    };
+    let (cur, prev) = (index(current, current_from), index(previous, previous_from));
+    let mask = |mine: &HashMap<i64, DailyMetrics>, other: &HashMap<i64, DailyMetrics>| -> Vec<DailyMetrics> {
+        let mut out: Vec<DailyMetrics> = mine
+            .iter()
+            .map(|(offset, day)| {
+                let twin = other.get(offset);
+                let mut d = day.clone();
+                if twin.and_then(|t| t.impressions).is_none() {
+                    d.impressions = None;
+                }
+                if twin.and_then(|t| t.reach).is_none() {
+                    d.reach = None;
+                }
+                if twin.and_then(|t| t.engaged_users).is_none() {
+                    d.engaged_users = None;
+                }
+                if twin.and_then(|t| t.followers).is_none() {
+                    d.followers = None;
+                }
+                d
+            })
+            .collect();
+        out.sort_by_key(|d| d.date);
+        out
+    };
+    (mask(&cur, &prev), mask(&prev, &cur))
 }
 
 /// The whole office's totals over a period.
@@ -196,8 +270,8 @@ mod tests {
     fn day(d: u32, followers: i64, views: i64, reactions: i64) -> DailyMetrics {
         DailyMetrics {
             date: NaiveDate::from_ymd_opt(2026, 11, d).unwrap(),
-            followers,
-            impressions: views,
+            followers: Some(followers),
+            impressions: Some(views),
             reactions,
             ..Default::default()
         }
@@ -209,10 +283,10 @@ mod tests {
         let days = [day(3, 120, 1000, 10), day(1, 100, 3000, 290), day(2, 110, 0, 0)];
         let t = AgentTotals::from_days(&days);
         assert_eq!(t.followers, Some(120));
-        assert_eq!(t.impressions, 4000);
+        assert_eq!(t.impressions, Some(4000));
         assert_eq!(t.days_with_data, 3);
         // Rate from sums (300/4000), not the mean of daily rates ((0.01+0.0967+0)/3).
-        assert!((t.engagement_rate() - 0.075).abs() < 1e-12);
+        assert!((t.engagement_rate().unwrap() - 0.075).abs() < 1e-12);
     }
 
     #[test]
@@ -220,7 +294,39 @@ mod tests {
         let t = AgentTotals::from_days(&[]);
         assert_eq!(t.followers, None);
         assert!(!t.has_data());
-        assert_eq!(t.engagement_rate(), 0.0);
+        assert_eq!(t.engagement_rate(), None);
+    }
+
+    #[test]
+    fn unknown_page_metrics_stay_unknown_and_post_metrics_still_count() {
+        let mut today = day(4, 0, 0, 7);
+        today.followers = None;
+        today.impressions = None;
+        today.posts = 2;
+        let t = AgentTotals::from_days(&[today.clone()]);
+        assert_eq!((t.impressions, t.followers, t.posts, t.reactions), (None, None, 2, 7));
+        assert_eq!(t.impressions_days, 0);
+        let t = AgentTotals::from_days(&[day(3, 120, 1000, 10), today]);
+        assert_eq!(
+            (t.impressions, t.followers, t.impressions_days),
+            (Some(1000), Some(120), 1)
+        );
+    }
+
+    #[test]
+    fn shared_days_keep_only_days_known_on_both_sides() {
+        let from = NaiveDate::from_ymd_opt(2026, 11, 3).unwrap();
+        let prev_from = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let mut unknown = day(4, 0, 0, 0);
+        unknown.impressions = None;
+        let (cur, prev) = shared_known_days(
+            &[day(3, 1, 100, 0), unknown],
+            from,
+            &[day(1, 1, 50, 0), day(2, 1, 70, 0)],
+            prev_from,
+        );
+        assert_eq!(AgentTotals::from_days(&cur).impressions, Some(100));
+        assert_eq!(AgentTotals::from_days(&prev).impressions, Some(50));
     }
 
     #[test]

@@ -12,9 +12,9 @@ pub mod ranking;
 
 pub use agent::{Agent, AgentId, ConnectionStatus, NameLookupError, Role, find_by_name, name_key};
 pub use calendar::{ReportsDue, month_containing, month_label, reports_due, week_containing};
-pub use card::{Kpi, KpiLine, kpi_lines, thousands};
+pub use card::{Kpi, KpiLine, kpi_lines, kpi_lines_compared, thousands, unpublished_note};
 pub use freshness::{Freshness, hace};
 pub use job::{ItemStatus, JobId, JobItem, JobKind, JobStatus, SyncJob};
-pub use metrics::{AgentTotals, DailyMetrics, Delta, Post, TeamTotals, delta_pct};
+pub use metrics::{AgentTotals, DailyMetrics, Delta, Post, TeamTotals, delta_pct, shared_known_days};
 pub use period::{DateRange, MonthSplit, Period, PeriodError};
 pub use ranking::{RankedAgent, performance_score, rank};

@@ -3,9 +3,14 @@ use serde::Serialize;
 use super::agent::{AgentId, name_key};
 use super::metrics::AgentTotals;
 
-/// The seed's composite score: posts×10 + impressions/1000 + reach/500 + link clicks×5.
+/// The seed's composite score: posts×10 + impressions/1000 + reach/500 + link clicks×5. Views and
+/// reach count only the days Facebook has published (an unpublished day adds nothing, it is not 0
+/// views: every agent's latest days are equally unpublished, so the ranking stays fair).
 pub fn performance_score(t: &AgentTotals) -> f64 {
-    t.posts as f64 * 10.0 + t.impressions as f64 / 1000.0 + t.reach as f64 / 500.0 + t.link_clicks as f64 * 5.0
+    t.posts as f64 * 10.0
+        + t.impressions.unwrap_or(0) as f64 / 1000.0
+        + t.reach.unwrap_or(0) as f64 / 500.0
+        + t.link_clicks as f64 * 5.0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,8 +77,8 @@ mod tests {
     fn totals(posts: i64, impressions: i64, reach: i64, link_clicks: i64) -> AgentTotals {
         AgentTotals {
             posts,
-            impressions,
-            reach,
+            impressions: Some(impressions),
+            reach: Some(reach),
             link_clicks,
             ..Default::default()
         }

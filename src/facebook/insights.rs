@@ -7,6 +7,7 @@ use chrono_tz::America::Los_Angeles;
 use serde_json::Value;
 
 use super::error::FetchError;
+use super::lenient::count;
 use crate::domain::{DailyMetrics, DateRange};
 
 /// Which `DailyMetrics` field a Graph metric fills.
@@ -19,8 +20,9 @@ pub enum DayField {
 }
 
 /// Every day metric the client asks for, in one call. One retired name fails the whole request with
-/// `(#100) The value must be a valid insights metric`, so the next deprecation is a one-line change
-/// here. `page_total_actions` (CTA/contact clicks) is deliberately absent: `DailyMetrics` has no
+/// `(#100) The value must be a valid insights metric`; the client then asks for each metric alone,
+/// keeps the ones that answer and remembers the refused one, and the next deprecation is a
+/// one-line change here. `page_total_actions` (CTA/contact clicks) is deliberately absent: `DailyMetrics` has no
 /// field for it, and requesting an unused metric would only add a way for the call to fail.
 pub const METRICS: &[(&str, DayField)] = &[
     ("page_follows", DayField::Followers),
@@ -36,6 +38,11 @@ pub const MAX_WINDOW_DAYS: i64 = 90;
 /// The comma-separated `metric` parameter.
 pub fn metric_param() -> String {
     METRICS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(",")
+}
+
+/// Whether `name` is one of the metrics of [`METRICS`].
+pub fn is_known_metric(name: &str) -> bool {
+    METRICS.iter().any(|(m, _)| *m == name)
 }
 
 /// Splits `[since, until]` (inclusive) into consecutive windows of at most 90 days, oldest first.
@@ -75,28 +82,18 @@ pub fn parse_graph_time(s: &str) -> Option<DateTime<chrono::FixedOffset>> {
         .or_else(|| DateTime::parse_from_rfc3339(s).ok())
 }
 
-/// A count as Graph sends it; numeric strings and floats are tolerated, anything else is absent.
-pub fn as_count(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f.round() as i64)),
-        Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| {
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(|f| f.round() as i64)
-        }),
-        _ => None,
-    }
-}
-
 /// Parses one insights response into one row per day of `window` that has at least one value.
 /// Unknown metrics, non-day periods, unparseable values and days outside the window are skipped;
-/// a body without a `data` array is a `BadResponse`. Post fields are left at zero.
+/// a body without a `data` array is a `BadResponse`. A metric absent from the answer stays unknown
+/// (`None`); post fields are left at zero.
 pub fn parse_insights(body: &[u8], window: DateRange) -> Result<Vec<DailyMetrics>, FetchError> {
     let doc: Value = serde_json::from_slice(body).map_err(|e| FetchError::bad(format!("insights: not JSON ({e})")))?;
+    parse_insights_value(&doc, window)
+}
+
+/// [`parse_insights`] of an already parsed insights object (also the `insights` field of a Page
+/// node read with field expansion).
+pub fn parse_insights_value(doc: &Value, window: DateRange) -> Result<Vec<DailyMetrics>, FetchError> {
     let data = doc
         .get("data")
         .and_then(Value::as_array)
@@ -119,14 +116,14 @@ pub fn parse_insights(body: &[u8], window: DateRange) -> Result<Vec<DailyMetrics
             if !window.contains(day) {
                 continue;
             }
-            let Some(n) = value.get("value").and_then(as_count) else {
+            let Some(n) = value.get("value").and_then(count) else {
                 continue;
             };
             let row = days.entry(day).or_insert_with(|| DailyMetrics {
                 date: day,
                 ..DailyMetrics::default()
             });
-            let n = n.max(0);
+            let n = Some(n.max(0));
             match field {
                 DayField::Followers => row.followers = n,
                 DayField::Impressions => row.impressions = n,
@@ -184,11 +181,12 @@ mod tests {
         assert_eq!(days.len(), 2);
         assert_eq!(
             (days[0].date, days[0].followers, days[0].impressions),
-            (d(2026, 9, 3), 64, 0)
+            (d(2026, 9, 3), Some(64), None),
+            "a value that is not a count is unknown, not zero"
         );
         assert_eq!(
             (days[1].date, days[1].followers, days[1].impressions),
-            (d(2026, 9, 4), 65, 300)
+            (d(2026, 9, 4), Some(65), Some(300))
         );
     }
 

@@ -12,6 +12,11 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Vis
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Num(pub Option<i64>);
 
+/// The one lenient count parser, for an already parsed JSON value (the same rules as [`Num`]).
+pub fn count(v: &serde_json::Value) -> Option<i64> {
+    Num::deserialize(v).ok().and_then(|n| n.0)
+}
+
 /// A string; anything else is `None`.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Str(pub Option<String>);

@@ -7,6 +7,7 @@
 //! Usage headers are read on every response, errors included.
 
 mod error;
+mod fetch;
 mod gate;
 mod insights;
 mod lenient;
@@ -14,7 +15,6 @@ mod posts;
 mod tokens;
 mod usage;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -24,13 +24,16 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 pub use error::{FetchError, GraphErrorBody, classify, parse_error_body};
+pub use fetch::{AgentFetch, AgentPlan};
 pub use gate::{CallGate, GateClosed, NoGate};
-pub use insights::{DayField, MAX_WINDOW_DAYS, METRICS, measured_day, metric_param, parse_insights, windows};
-pub use posts::{POST_FIELDS, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_posts_page};
+pub use insights::{
+    DayField, MAX_WINDOW_DAYS, METRICS, is_known_metric, measured_day, metric_param, parse_insights, windows,
+};
+pub use posts::{
+    POST_FIELDS, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_page_node, parse_posts_page,
+};
 pub use tokens::{PageAccess, TokenInfo, UserToken, parse_debug_token};
 pub use usage::{Usage, read_usage};
-
-use crate::domain::{DailyMetrics, DateRange, Post};
 
 /// Where and how to reach the Graph API.
 #[derive(Debug, Clone)]
@@ -56,19 +59,6 @@ impl GraphConfig {
     }
 }
 
-/// One agent's fetched data.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentFetch {
-    /// One row per day the insights returned, with the day's posts merged in.
-    pub days: Vec<DailyMetrics>,
-    /// Posts created in the range (in the office time zone), newest first.
-    pub posts: Vec<Post>,
-    /// HTTP requests made.
-    pub calls: u32,
-    /// Highest usage percentage seen in any response (0 when no usage header came back).
-    pub max_usage_pct: u32,
-}
-
 /// Graph API client; cheap to clone.
 #[derive(Clone)]
 pub struct GraphClient {
@@ -77,6 +67,18 @@ pub struct GraphClient {
     base: Result<url::Url, String>,
     app_id: String,
     app_secret: Option<SecretString>,
+}
+
+/// A failed call: the classified error and, when the body was a Graph error, its fields.
+struct CallFailure {
+    error: FetchError,
+    graph: Option<GraphErrorBody>,
+}
+
+impl From<FetchError> for CallFailure {
+    fn from(error: FetchError) -> Self {
+        CallFailure { error, graph: None }
+    }
 }
 
 /// Requests made and usage seen during one operation.
@@ -116,101 +118,6 @@ impl GraphClient {
         }
     }
 
-    /// One agent's data for `[since, until]` (inclusive calendar days): insights in ≤90-day windows
-    /// (one call per window with every metric of [`METRICS`]) and `published_posts` (one call, more
-    /// only while `paging.next` exists). `gate.before_call()` is awaited before every request and
-    /// `gate.observe_usage()` called after every response that carried a usage header.
-    pub async fn fetch_agent(
-        &self,
-        page_id: &str,
-        token: &SecretString,
-        since: NaiveDate,
-        until: NaiveDate,
-        tz: Tz,
-        gate: &(impl CallGate + ?Sized),
-    ) -> Result<AgentFetch, FetchError> {
-        let range = DateRange::new(since, until);
-        let mut tally = Tally::default();
-        let mut days = Vec::new();
-        for window in windows(range) {
-            let (from, to) = insights::window_params(window);
-            let params = [
-                ("metric", metric_param()),
-                ("period", "day".to_string()),
-                ("since", from),
-                ("until", to),
-            ];
-            let body = self
-                .call(&[page_id, "insights"], &params, Some(token), gate, &mut tally)
-                .await?;
-            days.extend(parse_insights(&body, window)?);
-        }
-        let posts = if range.days() > 0 {
-            self.fetch_posts(page_id, token, range, tz, gate, &mut tally).await?
-        } else {
-            Vec::new()
-        };
-        merge_posts_into_days(&mut days, &posts, tz, range);
-        tracing::debug!(
-            page_id,
-            days = days.len(),
-            posts = posts.len(),
-            calls = tally.calls,
-            "agent fetched"
-        );
-        Ok(AgentFetch {
-            days,
-            posts,
-            calls: tally.calls,
-            max_usage_pct: tally.max_usage_pct,
-        })
-    }
-
-    async fn fetch_posts(
-        &self,
-        page_id: &str,
-        token: &SecretString,
-        range: DateRange,
-        tz: Tz,
-        gate: &(impl CallGate + ?Sized),
-        tally: &mut Tally,
-    ) -> Result<Vec<Post>, FetchError> {
-        let since = local_midnight(range.from, tz).timestamp();
-        let until = local_midnight(range.to + chrono::Duration::days(1), tz).timestamp();
-        let mut posts = Vec::new();
-        let mut seen_ids = HashSet::new();
-        let mut seen_cursors = HashSet::new();
-        let mut after: Option<String> = None;
-        loop {
-            let mut params = vec![
-                ("fields", POST_FIELDS.to_string()),
-                ("limit", posts::PAGE_SIZE.to_string()),
-                ("since", since.to_string()),
-                ("until", until.to_string()),
-            ];
-            if let Some(cursor) = &after {
-                params.push(("after", cursor.clone()));
-            }
-            let body = self
-                .call(&[page_id, "published_posts"], &params, Some(token), gate, tally)
-                .await?;
-            let page = parse_posts_page(&body)?;
-            for post in page.posts {
-                let day = post.created_at.with_timezone(&tz).date_naive();
-                if range.contains(day) && seen_ids.insert(post.post_id.clone()) {
-                    posts.push(post);
-                }
-            }
-            // Stop when there is no next page, or when the cursor repeats (Graph sometimes hands the
-            // same cursor back on the last page).
-            match page.after {
-                Some(cursor) if seen_cursors.insert(cursor.clone()) => after = Some(cursor),
-                _ => break,
-            }
-        }
-        Ok(posts)
-    }
-
     /// One metered GET: gate, request, usage headers, classification. Returns the 2xx body.
     async fn call(
         &self,
@@ -220,18 +127,33 @@ impl GraphClient {
         gate: &(impl CallGate + ?Sized),
         tally: &mut Tally,
     ) -> Result<Vec<u8>, FetchError> {
-        gate.before_call().await.map_err(FetchError::Gate)?;
         let url = self.url(path, params, token)?;
+        let endpoint = path.last().copied().unwrap_or("");
+        self.send(url, endpoint, token, gate, tally).await.map_err(|f| f.error)
+    }
+
+    /// [`Self::call`] of a ready URL, keeping Graph's error object beside the classified error so
+    /// callers can react to specific codes (1/99, an invalid metric).
+    async fn send(
+        &self,
+        url: url::Url,
+        endpoint: &str,
+        token: Option<&SecretString>,
+        gate: &(impl CallGate + ?Sized),
+        tally: &mut Tally,
+    ) -> Result<Vec<u8>, CallFailure> {
+        gate.before_call()
+            .await
+            .map_err(|g| CallFailure::from(FetchError::Gate(g)))?;
         let mut request = self.http.get(url);
         if let Some(t) = token {
             request = request.bearer_auth(t.expose_secret());
         }
         tally.calls += 1;
-        let endpoint = path.last().copied().unwrap_or("");
         let response = request.send().await.map_err(|e| {
             let err = FetchError::from_transport(e);
             tracing::warn!(endpoint, error = %err, "Graph request failed");
-            err
+            CallFailure::from(err)
         })?;
         let status = response.status().as_u16();
         let usage = read_usage(response.headers());
@@ -240,13 +162,20 @@ impl GraphClient {
             tally.max_usage_pct = tally.max_usage_pct.max(pct);
         }
         let trace_id = header_str(response.headers(), "x-fb-trace-id");
-        let body = response.bytes().await.map_err(FetchError::from_transport)?.to_vec();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| CallFailure::from(FetchError::from_transport(e)))?
+            .to_vec();
         let is_error_body = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
             && body.windows(8).take(64).any(|w| w == b"\"error\":");
         if !(200..300).contains(&status) || (is_error_body && parse_error_body(&body).is_some()) {
             let err = classify(status, &body, usage.regain_after, token.map(|t| t.expose_secret()));
             tracing::warn!(endpoint, status, fbtrace_id = err.fbtrace_id(), x_fb_trace_id = trace_id.as_deref(), error = %err, "Graph error");
-            return Err(err);
+            return Err(CallFailure {
+                error: err,
+                graph: parse_error_body(&body),
+            });
         }
         tracing::trace!(endpoint, status, usage_pct = usage.pct, "Graph response");
         Ok(body)
@@ -279,6 +208,39 @@ impl GraphClient {
         }
         if url.query() == Some("") {
             url.set_query(None);
+        }
+        Ok(url)
+    }
+
+    /// A `paging.next` link as Graph gave it, sent to the configured Graph host (the link's own host
+    /// is ignored so a token never leaves for another server) without the `access_token` it embeds
+    /// (the token goes in the header), with a fresh `appsecret_proof` and, when set, a new `limit`.
+    fn follow_url(&self, next: &str, token: &SecretString, limit: Option<u32>) -> Result<url::Url, FetchError> {
+        let given = url::Url::parse(next).map_err(|e| FetchError::bad(format!("paging.next is not a URL ({e})")))?;
+        let mut url = self.base.clone().map_err(|message| FetchError::Configuration {
+            code: 0,
+            subcode: None,
+            message,
+            fbtrace_id: None,
+        })?;
+        url.set_path(given.path());
+        let kept: Vec<(String, String)> = given
+            .query_pairs()
+            .filter(|(k, _)| k != "access_token" && k != "appsecret_proof" && !(limit.is_some() && k == "limit"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        {
+            let mut query = url.query_pairs_mut();
+            query.clear();
+            for (k, v) in &kept {
+                query.append_pair(k, v);
+            }
+            if let Some(limit) = limit {
+                query.append_pair("limit", &limit.to_string());
+            }
+            if let Some(proof) = self.appsecret_proof(token) {
+                query.append_pair("appsecret_proof", &proof);
+            }
         }
         Ok(url)
     }

@@ -1,6 +1,6 @@
 //! Published posts: request fields, the page parser, WhatsApp detection and the per-day merge.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -24,11 +24,13 @@ pub const PAGE_SIZE: u32 = 100;
 pub const EXCERPT_CHARS: usize = 80;
 
 /// One page of `/published_posts`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PostsPage {
     pub posts: Vec<Post>,
     /// The `after` cursor, only when `paging.next` says there is more.
     pub after: Option<String>,
+    /// `paging.next` as given: the link to the next page (with cursors or a paging token).
+    pub next: Option<String>,
 }
 
 /// The parts of a posts page the client reads; everything else is skipped unbuilt.
@@ -37,6 +39,27 @@ pub struct PostsPage {
 struct RawPage {
     data: List<Obj<RawPost>>,
     paging: Obj<RawPaging>,
+}
+
+/// A Page node read with field expansion: `insights` kept as JSON for the insights parser,
+/// `published_posts` read like a posts page.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawNode {
+    insights: Option<serde_json::Value>,
+    published_posts: Obj<RawPage>,
+}
+
+/// A Page node read with field expansion: its `insights` object (if asked for and present) and
+/// its first page of posts (empty when Graph left the field out, as it does for no posts).
+pub fn parse_page_node(body: &[u8]) -> Result<(Option<serde_json::Value>, PostsPage), FetchError> {
+    let node: RawNode =
+        serde_json::from_slice(body).map_err(|e| FetchError::bad(format!("page node: not JSON ({e})")))?;
+    let posts = match node.published_posts.0 {
+        Some(page) => build_page(page)?,
+        None => PostsPage::default(),
+    };
+    Ok((node.insights, posts))
 }
 
 #[derive(Deserialize, Default)]
@@ -135,15 +158,20 @@ struct RawTarget {
 pub fn parse_posts_page(body: &[u8]) -> Result<PostsPage, FetchError> {
     let page: RawPage =
         serde_json::from_slice(body).map_err(|e| FetchError::bad(format!("posts: not a posts page ({e})")))?;
+    build_page(page)
+}
+
+fn build_page(page: RawPage) -> Result<PostsPage, FetchError> {
     let data = page.data.0.ok_or_else(|| FetchError::bad("posts: no data array"))?;
     let posts = data.into_iter().filter_map(|p| p.0).filter_map(build_post).collect();
     let paging = page.paging.0.unwrap_or_default();
+    let next = paging.next.0.filter(|n| !n.is_empty());
     let after = paging
         .cursors
         .0
         .and_then(|c| c.after.0)
-        .filter(|a| paging.next.0.is_some() && !a.is_empty());
-    Ok(PostsPage { posts, after })
+        .filter(|a| next.is_some() && !a.is_empty());
+    Ok(PostsPage { posts, after, next })
 }
 
 fn build_post(raw: RawPost) -> Option<Post> {
@@ -241,31 +269,51 @@ fn message_links_whatsapp(message: &str) -> bool {
     })
 }
 
-/// Adds each post (by its creation day in `tz`) to the day rows, then recomputes engagement rates.
-/// Posts outside `range` or on a day without an insights row are not counted in `days` (they stay
-/// in the post list); a row must come from insights so a missing day never shows zero followers.
-pub fn merge_posts_into_days(days: &mut [DailyMetrics], posts: &[Post], tz: Tz, range: DateRange) {
-    let index: HashMap<NaiveDate, usize> = days.iter().enumerate().map(|(i, d)| (d.date, i)).collect();
+/// Adds each post to the row of its own creation day in `tz`, whether or not Facebook has published
+/// that day's Page insights: every day of `range` gets a row (its Page metrics unknown unless the
+/// insights gave them), so posts, reactions, comments, shares, link and WhatsApp clicks of the
+/// newest days count at once. Posts outside `range` are not counted (they stay in the post list).
+/// Returns the rows by date, with engagement rates recomputed.
+pub fn merge_posts_into_days(
+    insights: Vec<DailyMetrics>,
+    posts: &[Post],
+    tz: Tz,
+    range: DateRange,
+) -> Vec<DailyMetrics> {
+    let mut days: BTreeMap<NaiveDate, DailyMetrics> = range
+        .iter_days()
+        .map(|date| {
+            (
+                date,
+                DailyMetrics {
+                    date,
+                    ..DailyMetrics::default()
+                },
+            )
+        })
+        .collect();
+    for row in insights {
+        days.insert(row.date, row);
+    }
     for post in posts {
         let day = post.created_at.with_timezone(&tz).date_naive();
         if !range.contains(day) {
             continue;
         }
-        if let Some(&i) = index.get(&day) {
-            let row = &mut days[i];
-            row.posts += 1;
-            row.reactions += post.reactions;
-            row.comments += post.comments;
-            row.shares += post.shares;
-            row.link_clicks += post.link_clicks;
-            if post.links_to_whatsapp {
-                row.whatsapp_clicks += post.link_clicks;
-            }
+        let row = days.entry(day).or_insert_with(|| DailyMetrics {
+            date: day,
+            ..DailyMetrics::default()
+        });
+        row.posts += 1;
+        row.reactions += post.reactions;
+        row.comments += post.comments;
+        row.shares += post.shares;
+        row.link_clicks += post.link_clicks;
+        if post.links_to_whatsapp {
+            row.whatsapp_clicks += post.link_clicks;
         }
     }
-    for row in days.iter_mut() {
-        *row = std::mem::take(row).with_engagement_rate();
-    }
+    days.into_values().map(DailyMetrics::with_engagement_rate).collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::error::FetchError;
 use super::gate::NoGate;
-use super::insights::as_count;
+use super::lenient::count;
 use super::{GraphClient, Tally};
 
 /// A Page and the Page token that reads it.
@@ -189,7 +189,7 @@ fn parse_user_token(body: &[u8]) -> Result<UserToken, FetchError> {
         .ok_or_else(|| FetchError::bad("oauth/access_token: no access_token"))?;
     let expires_at = doc
         .get("expires_in")
-        .and_then(as_count)
+        .and_then(count)
         .filter(|s| *s > 0)
         .map(|s| Utc::now() + Duration::seconds(s));
     Ok(UserToken {
@@ -207,7 +207,7 @@ pub fn parse_debug_token(body: &[u8], input_token: &str) -> Result<TokenInfo, Fe
         .ok_or_else(|| FetchError::bad("debug_token: no data object"))?;
     let expires_at = data
         .get("expires_at")
-        .and_then(as_count)
+        .and_then(count)
         .filter(|t| *t > 0)
         .and_then(|t| DateTime::from_timestamp(t, 0));
     let scopes = data

@@ -174,8 +174,8 @@ mod tests {
         let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
         let ranked = rank(views.iter().map(|&(id, name, v)| {
             let totals = AgentTotals {
-                impressions: v,
-                reach: v / 2,
+                impressions: Some(v),
+                reach: Some(v / 2),
                 days_with_data: i64::from(v > 0),
                 ..Default::default()
             };

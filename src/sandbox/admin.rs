@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Fault, Sandbox};
+use super::{Fault, Realism, Sandbox};
 
 pub(crate) fn routes() -> axum::Router<Sandbox> {
     axum::Router::new()
@@ -17,6 +17,9 @@ pub(crate) fn routes() -> axum::Router<Sandbox> {
         .route("/__sandbox/calls/reset", post(reset_calls))
         .route("/__sandbox/faults", get(faults).post(set_fault))
         .route("/__sandbox/today", post(set_today))
+        .route("/__sandbox/now", get(now).post(set_now))
+        .route("/__sandbox/realism", get(realism).post(set_realism))
+        .route("/__sandbox/log", get(log))
         .route("/__sandbox/limit", post(set_limit))
         .route("/__sandbox/login", post(set_login))
         .route("/__sandbox/user_token", post(user_token))
@@ -70,6 +73,45 @@ struct SetToday {
 async fn set_today(State(sb): State<Sandbox>, Json(body): Json<SetToday>) -> StatusCode {
     sb.set_today(body.today);
     StatusCode::NO_CONTENT
+}
+
+async fn now(State(sb): State<Sandbox>) -> Json<Value> {
+    Json(json!({ "now": sb.now(), "today": sb.today() }))
+}
+
+/// `{"now": "2026-09-15T18:00:00Z"}` sets the clock; `{"advance_hours": 240}` moves it forward.
+#[derive(Deserialize)]
+struct SetNow {
+    #[serde(default)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default)]
+    advance_hours: Option<i64>,
+}
+
+async fn set_now(State(sb): State<Sandbox>, Json(body): Json<SetNow>) -> StatusCode {
+    if let Some(now) = body.now {
+        sb.set_now(now);
+    }
+    if let Some(hours) = body.advance_hours {
+        sb.advance(chrono::Duration::hours(hours));
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn realism(State(sb): State<Sandbox>) -> Json<Value> {
+    Json(json!(sb.realism()))
+}
+
+/// The whole [`Realism`] (missing keys take the real API's defaults), e.g.
+/// `{"insights_lag_hours": 8, "paging": "next_only", "reduce_data_above": 25,
+///   "retired_metrics": ["page_post_engagements"]}`.
+async fn set_realism(State(sb): State<Sandbox>, Json(body): Json<Realism>) -> StatusCode {
+    sb.set_realism(body);
+    StatusCode::NO_CONTENT
+}
+
+async fn log(State(sb): State<Sandbox>) -> Json<Value> {
+    Json(json!(sb.call_log()))
 }
 
 #[derive(Deserialize)]

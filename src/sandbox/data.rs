@@ -157,11 +157,13 @@ const PROPERTIES: &[&str] = &[
     "Departamento pre-venta en Guadalajara con amenidades y alberca.",
 ];
 
-/// Posts published on `day` (0 to 2), oldest first.
-pub fn posts_on_day(seed: u64, page: u64, page_id: &str, day: i64) -> Vec<GenPost> {
+/// Posts published on `day` (0 to 2, or exactly `fixed` when set), oldest first.
+pub fn posts_on_day(seed: u64, page: u64, page_id: &str, day: i64, fixed: Option<u32>) -> Vec<GenPost> {
     let p = profile(seed, page);
     let r = unit(hash(&[seed, page, salt::POSTS_PER_DAY, day as u64]));
-    let count = if r < p.post_chance * 0.25 {
+    let count = if let Some(n) = fixed {
+        n.min(2)
+    } else if r < p.post_chance * 0.25 {
         2
     } else if r < p.post_chance {
         1
@@ -323,14 +325,14 @@ mod tests {
     #[test]
     fn data_is_deterministic_and_consistent() {
         let day = day_number(NaiveDate::from_ymd_opt(2026, 9, 1).unwrap());
-        let posts = posts_on_day(7, 3, "100", day);
-        assert_eq!(posts, posts_on_day(7, 3, "100", day));
+        let posts = posts_on_day(7, 3, "100", day, None);
+        assert_eq!(posts, posts_on_day(7, 3, "100", day, None));
         let v = day_values(7, 3, day, &posts);
         assert_eq!(v, day_values(7, 3, day, &posts));
         assert!(v.reach <= v.views);
         assert!(v.followers > 0);
         for d in day - 730..day {
-            let posts = posts_on_day(7, 3, "100", d);
+            let posts = posts_on_day(7, 3, "100", d, None);
             let v = day_values(7, 3, d, &posts);
             assert!(v.reach <= v.views && v.views > 0);
         }

@@ -1,7 +1,5 @@
 //! Request entry point: versioned paths, tokens, appsecret_proof, faults, rate buckets, dispatch.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -9,26 +7,11 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::fault::Fault;
-use super::reply::{self, Reply};
+use super::fields::{base_name, expansion, split_fields};
+use super::reply::{self, Body, Reply};
+use super::request::{Caller, Params, Request};
 use super::state::{Revoked, TokenKind};
 use super::{Sandbox, insights, oauth, posts};
-
-/// Query parameters, last value wins (as Graph does).
-pub(crate) type Params = HashMap<String, String>;
-
-/// Who is calling, once the token has been checked.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    pub token: String,
-    pub kind: TokenKind,
-}
-
-/// Everything the endpoint handlers need about the request.
-pub(crate) struct Request<'a> {
-    pub version: &'a str,
-    pub params: &'a Params,
-    pub caller: Caller,
-}
 
 pub(crate) async fn handle(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let params: Params = uri
@@ -43,11 +26,33 @@ pub(crate) async fn handle(State(sb): State<Sandbox>, method: Method, uri: Uri, 
     if rest == ["dialog", "oauth"] {
         return oauth::dialog(&sb, &params).into_response();
     }
-    sb.state().count_call(rest.first().copied());
+    {
+        let mut state = sb.state();
+        state.count_call(rest.first().copied());
+        // Decoded and sorted, so tests and people read `fields=insights.metric(…)` as sent.
+        let mut logged: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k.as_str() != "access_token")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        logged.sort();
+        state
+            .log
+            .push(format!("{method} /{version}/{}?{}", rest.join("/"), logged.join("&")));
+    }
     if let Some(delay) = sb.inner.latency {
         tokio::time::sleep(delay).await;
     }
-    let reply = sb.answer(&method, version, rest, &params, &headers).await;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("graph.facebook.com");
+    let origin = if host == "graph.facebook.com" {
+        format!("https://{host}")
+    } else {
+        format!("http://{host}")
+    };
+    let reply = sb.answer(&method, version, rest, &params, &headers, &origin).await;
     reply.header("facebook-api-version", version).into_response()
 }
 
@@ -74,6 +79,7 @@ impl Sandbox {
         path: &[&str],
         params: &Params,
         headers: &HeaderMap,
+        origin: &str,
     ) -> Reply {
         if method != Method::GET && method != Method::HEAD {
             return reply::unsupported(&method.as_str().to_ascii_lowercase(), &path.join("/"));
@@ -104,6 +110,7 @@ impl Sandbox {
             version,
             params,
             caller,
+            origin,
         };
         let reply = self.dispatch(path, &request);
         match usage_header {
@@ -294,7 +301,7 @@ impl Sandbox {
         let fields = req.params.get("fields").map(String::as_str).unwrap_or("name,id");
         let today = self.today();
         let mut body = serde_json::Map::new();
-        for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        for field in split_fields(fields) {
             let value = match field {
                 "id" => json!(page_id),
                 "name" => json!(self.state().page(&page_id).map(|p| p.page.page_name.clone())),
@@ -306,12 +313,54 @@ impl Sandbox {
                 "category" => json!("Agente inmobiliario"),
                 "link" => json!(format!("https://www.facebook.com/{page_id}")),
                 "instagram_business_account" => continue,
-                other => return reply::nonexisting_field(other, "Page"),
+                _ => match self.expanded_edge(n, &page_id, field, req) {
+                    Ok(Some(value)) => value,
+                    Ok(None) => continue,
+                    Err(r) => return r,
+                },
             };
-            body.insert(field.to_string(), value);
+            body.insert(base_name(field).to_string(), value);
         }
         body.entry("id").or_insert_with(|| json!(page_id));
         Reply::ok(serde_json::Value::Object(body))
+    }
+
+    /// Field expansion of an edge on the Page node (`insights.metric(…).since(…)`,
+    /// `published_posts.limit(…){…}`): the edge's own answer, inlined. One failing edge fails the
+    /// whole request, as on Graph; an empty posts edge is left out.
+    fn expanded_edge(
+        &self,
+        n: u64,
+        page_id: &str,
+        field: &str,
+        req: &Request<'_>,
+    ) -> Result<Option<serde_json::Value>, Reply> {
+        let edge = base_name(field);
+        let params = expansion(field);
+        let sub = Request {
+            version: req.version,
+            params: &params,
+            caller: req.caller.clone(),
+            origin: req.origin,
+        };
+        let reply = match edge {
+            "insights" => match &req.caller.kind {
+                TokenKind::Page { .. } => insights::answer(self, n, page_id, &[], &sub),
+                _ => reply::page_token_required(),
+            },
+            "published_posts" | "posts" | "feed" => posts::answer(self, n, page_id, edge, &sub),
+            other => reply::nonexisting_field(other, "Page"),
+        };
+        if !reply.status.is_success() {
+            return Err(reply);
+        }
+        match reply.body {
+            Body::Json(value) if value["data"].as_array().is_some_and(|d| d.is_empty()) && edge != "insights" => {
+                Ok(None)
+            }
+            Body::Json(value) => Ok(Some(value)),
+            Body::Html(_) => Ok(None),
+        }
     }
 
     /// The Page token a caller may see: its own for a Page token, a working one for a user who

@@ -1,13 +1,13 @@
 //! `/{page-id}/insights`: metric registry with retirement dates, windows and value series.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::America::Los_Angeles;
 use serde_json::{Value, json};
 
 use super::Sandbox;
 use super::data::{self, DayValues};
-use super::graph::Request;
 use super::reply::{self, Reply};
+use super::request::{Request, graph_time, pacific_midnight, parse_instant};
 
 /// A Page metric the sandbox can answer, and until when.
 struct MetricDef {
@@ -117,9 +117,14 @@ const METRICS: &[MetricDef] = &[
 /// Meta's limit on `until - since`.
 const MAX_SPAN_SECS: i64 = 8_035_200;
 
-fn lookup(name: &str, today: NaiveDate) -> Option<&'static MetricDef> {
+fn lookup(
+    name: &str,
+    today: NaiveDate,
+    retired_now: &std::collections::BTreeSet<String>,
+) -> Option<&'static MetricDef> {
     METRICS.iter().find(|m| {
         m.name == name
+            && !retired_now.contains(name)
             && m.retired_on
                 .and_then(|(y, mo, d)| NaiveDate::from_ymd_opt(y, mo, d))
                 .is_none_or(|retired| today < retired)
@@ -129,38 +134,14 @@ fn lookup(name: &str, today: NaiveDate) -> Option<&'static MetricDef> {
 /// Page numbers for one Pacific day (posts are generated per UTC day; close enough for a fake).
 pub(crate) fn values_for_day(sb: &Sandbox, n: u64, page_id: &str, day: NaiveDate) -> DayValues {
     let key = data::day_number(day);
-    let posts = data::posts_on_day(sb.inner.seed, n, page_id, key);
+    let posts = data::posts_on_day(sb.inner.seed, n, page_id, key, sb.posts_per_day(page_id));
     data::day_values(sb.inner.seed, n, key, &posts)
 }
 
-/// Pacific midnight at the start of `day`, as an instant.
-pub(crate) fn pacific_midnight(day: NaiveDate) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight");
-    Los_Angeles
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
-}
-
-/// `since`/`until` as Graph reads them: unix seconds or a date (Pacific midnight).
-pub(crate) fn parse_instant(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<i64>() {
-        return DateTime::from_timestamp(secs, 0);
-    }
-    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Some(pacific_midnight(day));
-    }
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
-}
-
-pub(crate) fn graph_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S+0000").to_string()
-}
-
 pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, rest: &[&str], req: &Request<'_>) -> Reply {
+    let now = sb.now();
     let today = sb.today();
+    let realism = sb.realism();
     let metric_text = rest
         .first()
         .map(|m| m.to_string())
@@ -177,7 +158,7 @@ pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, rest: &[&str], req: &R
     let mut metrics = Vec::with_capacity(names.len());
     for name in names {
         // One unknown or retired name fails the whole request, without naming it.
-        match lookup(name, today) {
+        match lookup(name, today, &realism.retired_metrics) {
             Some(m) => metrics.push(m),
             None => return reply::invalid_metric(),
         }
@@ -214,10 +195,11 @@ pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, rest: &[&str], req: &R
         .with_timezone(&Los_Angeles)
         .date_naive()
         .max(today - Duration::days(sb.inner.history_days - 1));
+    // Only complete days, once Facebook has published them (realistic mode).
     let end = until
         .with_timezone(&Los_Angeles)
         .date_naive()
-        .min(today + Duration::days(1));
+        .min(realism.last_published_day(now) + Duration::days(1));
     let days: Vec<(NaiveDate, DayValues)> = first
         .iter_days()
         .take_while(|d| *d < end)
@@ -242,11 +224,7 @@ pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, rest: &[&str], req: &R
         .collect();
     let span = until - since;
     let link = |from: DateTime<Utc>, to: DateTime<Utc>| {
-        let mut url = url::Url::parse(&format!(
-            "https://graph.facebook.com/{}/{page_id}/insights",
-            req.version
-        ))
-        .expect("static URL");
+        let mut url = req.link(&format!("{page_id}/insights"));
         url.query_pairs_mut()
             .append_pair("access_token", &req.caller.token)
             .append_pair("metric", &metric_text)

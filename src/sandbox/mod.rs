@@ -8,20 +8,24 @@
 mod admin;
 mod data;
 mod fault;
+mod fields;
 mod graph;
 mod insights;
 mod oauth;
 mod posts;
+mod realism;
 mod reply;
+mod request;
 mod state;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 pub use fault::Fault;
+pub use realism::{PostsPaging, Realism};
 pub use state::{PageState, Revoked, SeededPage};
 
 use state::{MANAGER_USER_ID, State};
@@ -35,8 +39,11 @@ pub struct SandboxOptions {
     pub seed: u64,
     /// Days of history that insights answer for, ending at `today` (default 730).
     pub history_days: i64,
-    /// The sandbox's "today" (in Pacific time, as Meta's days are); `None` = the real date.
+    /// The sandbox's "today" (in Pacific time, as Meta's days are): its clock stands at the last
+    /// second of that day. `None` = the real clock.
     pub today: Option<NaiveDate>,
+    /// How the real API's lag, growth, paging and refusals are imitated (default: as the real API).
+    pub realism: Realism,
     /// Calls allowed per rate bucket (each Page for Page tokens, the app for user/app tokens) per
     /// hour; `None` = unlimited.
     pub hourly_call_limit: Option<u32>,
@@ -58,6 +65,7 @@ impl Default for SandboxOptions {
             seed: 42,
             history_days: 730,
             today: None,
+            realism: Realism::default(),
             hourly_call_limit: None,
             latency: None,
             app_id: String::new(),
@@ -88,7 +96,8 @@ const DEFAULT_VERSION: &str = "v25.0";
 impl Sandbox {
     pub fn new(opts: SandboxOptions) -> Self {
         let mut state = State {
-            today: opts.today,
+            now: opts.today.map(end_of_day),
+            realism: opts.realism,
             hourly_limit: opts.hourly_call_limit,
             ..State::default()
         };
@@ -197,6 +206,7 @@ impl Sandbox {
         let mut state = self.state();
         state.calls = 0;
         state.calls_by_page.clear();
+        state.log.clear();
         state.buckets.clear();
     }
 
@@ -204,14 +214,86 @@ impl Sandbox {
         self.state().hourly_limit = limit;
     }
 
+    /// Moves the sandbox's clock to the last second of `day` (Pacific).
     pub fn set_today(&self, day: NaiveDate) {
-        self.state().today = Some(day);
+        self.state().now = Some(end_of_day(day));
+    }
+
+    /// Sets the sandbox's clock: which insights are published, which posts exist and how far their
+    /// lifetime metrics have grown all follow it.
+    pub fn set_now(&self, now: DateTime<Utc>) {
+        self.state().now = Some(now);
+    }
+
+    /// Moves the sandbox's clock forward (from the real time when it was never set).
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut state = self.state();
+        let now = state.now.unwrap_or_else(Utc::now);
+        state.now = Some(now + by);
+    }
+
+    /// The sandbox's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        let now = self.state().now;
+        now.unwrap_or_else(Utc::now)
     }
 
     /// The sandbox's current day (Pacific time).
     pub fn today(&self) -> NaiveDate {
-        let today = self.state().today;
-        today.unwrap_or_else(real_today)
+        request::pacific_day(self.now())
+    }
+
+    pub fn realism(&self) -> Realism {
+        self.state().realism.clone()
+    }
+
+    pub fn set_realism(&self, realism: Realism) {
+        self.state().realism = realism;
+    }
+
+    /// Retires (or with `false`, restores) a Page metric: from now on every request naming it fails
+    /// whole with `(#100) The value must be a valid insights metric`.
+    pub fn retire_metric(&self, metric: &str, retired: bool) {
+        let mut state = self.state();
+        if retired {
+            state.realism.retired_metrics.insert(metric.to_string());
+        } else {
+            state.realism.retired_metrics.remove(metric);
+        }
+    }
+
+    pub fn set_posts_paging(&self, paging: PostsPaging) {
+        self.state().realism.paging = paging;
+    }
+
+    /// Posts requests with a larger `limit` fail with code 1 / subcode 99; `None` lifts it.
+    pub fn set_reduce_data_above(&self, limit: Option<u32>) {
+        self.state().realism.reduce_data_above = limit;
+    }
+
+    /// Hours after a Pacific day ends until its insights are published; `None`: at once, today included.
+    pub fn set_insights_lag(&self, hours: Option<u32>) {
+        self.state().realism.insights_lag_hours = hours;
+    }
+
+    /// Makes a Page publish exactly `per_day` posts (at most 2) every day (`None`: its own habit),
+    /// e.g. 350 posts in 180 days for paging tests.
+    pub fn set_posts_per_day(&self, page_id: &str, per_day: Option<u32>) {
+        let mut state = self.state();
+        match per_day {
+            Some(n) => state.posts_per_day.insert(page_id.to_string(), n),
+            None => state.posts_per_day.remove(page_id),
+        };
+    }
+
+    pub(crate) fn posts_per_day(&self, page_id: &str) -> Option<u32> {
+        self.state().posts_per_day.get(page_id).copied()
+    }
+
+    /// Every Graph request answered so far, oldest first, as `METHOD path?query` without the token
+    /// (the call log tests read).
+    pub fn call_log(&self) -> Vec<String> {
+        self.state().log.clone()
     }
 
     /// A short-lived (2 h) user token of the Page's owner, as the login flow would obtain.
@@ -260,11 +342,9 @@ fn default_scopes() -> Vec<String> {
     state::DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
 }
 
-/// Today in Pacific time, the zone Meta's daily values are cut in.
-fn real_today() -> NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::Los_Angeles)
-        .date_naive()
+/// The last second of a Pacific day.
+fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
+    request::pacific_midnight(day + chrono::Duration::days(1)) - chrono::Duration::seconds(1)
 }
 
 /// `pulso sandbox --listen ADDR`: prints the seeded Pages and serves until stopped.
@@ -290,7 +370,11 @@ pub async fn run_cli(listen: SocketAddr, opts: SandboxOptions) -> anyhow::Result
         println!("falla inyectada: {page_id} = {fault}");
     }
     println!("Login: http://{addr}/dialog/oauth?client_id=…&redirect_uri=…&state=…");
-    println!("Control: GET/POST http://{addr}/__sandbox/{{pages,calls,faults,today,limit,login}}");
+    println!(
+        "Realismo: {}",
+        serde_json::to_string(&sandbox.realism()).unwrap_or_default()
+    );
+    println!("Control: GET/POST http://{addr}/__sandbox/{{pages,calls,faults,today,now,realism,limit,login}}");
     sandbox.serve(listener).await?;
     Ok(())
 }

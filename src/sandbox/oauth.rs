@@ -8,8 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use super::graph::{Params, Request};
 use super::reply::{self, GraphError, Reply};
+use super::request::{Params, Request};
 use super::state::{CodeGrant, MANAGER_USER_ID, Revoked, TokenKind};
 use super::{PageState, Sandbox};
 
@@ -302,8 +302,7 @@ pub(crate) fn accounts(sb: &Sandbox, req: &Request<'_>) -> Reply {
         let cursor = |i: usize| URL_SAFE_NO_PAD.encode(format!("acct:{i}"));
         let mut paging = json!({ "cursors": { "before": cursor(*first), "after": cursor(*last) } });
         if last + 1 < page_ids.len() {
-            let mut next = url::Url::parse(&format!("https://graph.facebook.com/{}/me/accounts", req.version))
-                .expect("static URL");
+            let mut next = req.link("me/accounts");
             next.query_pairs_mut()
                 .append_pair("access_token", &req.caller.token)
                 .append_pair("limit", &limit.to_string())

@@ -7,9 +7,10 @@ use serde_json::{Map, Value, json};
 
 use super::Sandbox;
 use super::data::{self, GenPost};
-use super::graph::Request;
-use super::insights::{graph_time, pacific_midnight, parse_instant};
-use super::reply::{self, Reply};
+use super::fields::{base_name, split_fields};
+use super::realism::{PostsPaging, Realism};
+use super::reply::{self, GraphError, Reply};
+use super::request::{Request, graph_time, pacific_midnight, parse_instant};
 
 const TOP_FIELDS: &[&str] = &[
     "id",
@@ -34,29 +35,6 @@ const POST_METRICS: &[&str] = &[
     "post_total_media_view_unique",
     "post_reactions_by_type_total",
 ];
-
-/// Splits a `fields` value at top-level commas: `a,b.limit(0),c{x,y}` → `a`, `b.limit(0)`, `c{x,y}`.
-fn split_fields(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut start) = (0i32, 0usize);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' | '{' => depth += 1,
-            ')' | '}' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(text[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(text[start..].trim());
-    out.into_iter().filter(|f| !f.is_empty()).collect()
-}
-
-fn base_name(field: &str) -> &str {
-    field.split(['.', '{', '(']).next().unwrap_or(field).trim()
-}
 
 /// The metric list of `insights.metric(a,b)`; all post metrics when not given.
 fn insight_metrics(field: &str) -> Vec<String> {
@@ -92,6 +70,18 @@ pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, edge: &str, req: &Requ
         Some(Ok(_)) => return reply::bad_parameter("(#100) The limit parameter should not exceed 100"),
         Some(Err(_)) => return reply::bad_parameter("(#100) Param limit must be a number"),
     };
+    let realism = sb.realism();
+    let now = sb.now();
+    let fixed = sb.posts_per_day(page_id);
+    if realism.reduce_data_above.is_some_and(|max| limit > max as usize) {
+        return GraphError::new(
+            500,
+            1,
+            "Please reduce the amount of data you're asking for, then retry your request",
+        )
+        .subcode(99)
+        .reply();
+    }
     let fields_text = req
         .params
         .get("fields")
@@ -116,14 +106,27 @@ pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, edge: &str, req: &Requ
     let oldest = pacific_midnight(today - Duration::days(sb.inner.history_days - 1));
     let since = instant("since").map_or(oldest, |s| s.max(oldest));
     let until = instant("until").unwrap_or_else(|| pacific_midnight(today + Duration::days(1)));
-    let after = req.params.get("after").and_then(|c| parse_cursor(c));
+    // `after` (cursors) and `__paging_token` (next-only links) carry the same position.
+    let after = req
+        .params
+        .get("after")
+        .or(req.params.get("__paging_token"))
+        .and_then(|c| parse_cursor(c));
 
     // Walk days newest first and keep limit + 1 posts to learn whether another page exists.
     let mut found: Vec<GenPost> = Vec::with_capacity(limit + 1);
     let mut day = data::day_number(until.date_naive());
     let first_day = data::day_number(since.date_naive());
     'days: while day >= first_day {
-        for post in data::posts_on_day(sb.inner.seed, n, page_id, day).into_iter().rev() {
+        for post in data::posts_on_day(sb.inner.seed, n, page_id, day, fixed)
+            .into_iter()
+            .rev()
+        {
+            // A post exists from its creation on (realistic mode), its lifetime totals still growing.
+            if realism.post_growth && post.created > now {
+                continue;
+            }
+            let post = grown(post, &realism, now);
             let in_range = post.created >= since && post.created < until;
             let after_cursor = after.is_none_or(|(d, s)| (post.day, post.slot) < (d, s));
             if in_range && after_cursor {
@@ -140,45 +143,87 @@ pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, edge: &str, req: &Requ
     let data: Vec<Value> = found.iter().map(|p| render(p, page_id, &fields, &metrics)).collect();
     let mut body = json!({ "data": data });
     if let (Some(first), Some(last)) = (found.first(), found.last()) {
-        let mut paging = json!({ "cursors": { "before": cursor(first), "after": cursor(last) } });
-        if more {
-            paging["next"] = json!(next_link(
-                req,
-                page_id,
-                edge,
-                &cursor(last),
-                limit,
-                &fields_text,
-                since,
-                until
-            ));
-        }
-        body["paging"] = paging;
+        let link = Link {
+            req,
+            page_id,
+            edge,
+            limit,
+            fields: &fields_text,
+            since,
+            until,
+        };
+        body["paging"] = match realism.paging {
+            PostsPaging::Cursors => {
+                let mut paging = json!({ "cursors": { "before": cursor(first), "after": cursor(last) } });
+                if more {
+                    paging["next"] = json!(link.after(&cursor(last)));
+                }
+                paging
+            }
+            // Older `/posts` and `/feed`: `next` moves `until` to the last post and carries a paging
+            // token; there are no cursors to rebuild it from.
+            PostsPaging::NextOnly if more => json!({ "next": link.paging_token(last) }),
+            PostsPaging::NextOnly => json!({}),
+        };
     }
     Reply::ok(body)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn next_link(
-    req: &Request<'_>,
-    page_id: &str,
-    edge: &str,
-    after: &str,
+/// A post's lifetime totals as they stand at `now`.
+fn grown(mut post: GenPost, realism: &Realism, now: DateTime<Utc>) -> GenPost {
+    let share = realism.growth(now - post.created);
+    if share >= 1.0 {
+        return post;
+    }
+    let part = |v: i64| (v as f64 * share).floor() as i64;
+    post.reactions = part(post.reactions);
+    post.comments = part(post.comments);
+    post.shares = part(post.shares);
+    post.link_clicks = part(post.link_clicks);
+    post.other_clicks = part(post.other_clicks);
+    post.photo_views = part(post.photo_views);
+    post.views = part(post.views);
+    post.reach = part(post.reach);
+    post
+}
+
+/// What a `next` link repeats of the request.
+struct Link<'a> {
+    req: &'a Request<'a>,
+    page_id: &'a str,
+    edge: &'a str,
     limit: usize,
-    fields: &str,
+    fields: &'a str,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
-) -> String {
-    let mut url =
-        url::Url::parse(&format!("https://graph.facebook.com/{}/{page_id}/{edge}", req.version)).expect("static URL");
-    url.query_pairs_mut()
-        .append_pair("access_token", &req.caller.token)
-        .append_pair("fields", fields)
-        .append_pair("limit", &limit.to_string())
-        .append_pair("since", &since.timestamp().to_string())
-        .append_pair("until", &until.timestamp().to_string())
-        .append_pair("after", after);
-    url.to_string()
+}
+
+impl Link<'_> {
+    fn base(&self) -> url::Url {
+        let mut url = self.req.link(&format!("{}/{}", self.page_id, self.edge));
+        url.query_pairs_mut()
+            .append_pair("access_token", &self.req.caller.token)
+            .append_pair("fields", self.fields)
+            .append_pair("limit", &self.limit.to_string())
+            .append_pair("since", &self.since.timestamp().to_string());
+        url
+    }
+
+    fn after(&self, after: &str) -> String {
+        let mut url = self.base();
+        url.query_pairs_mut()
+            .append_pair("until", &self.until.timestamp().to_string())
+            .append_pair("after", after);
+        url.to_string()
+    }
+
+    fn paging_token(&self, last: &GenPost) -> String {
+        let mut url = self.base();
+        url.query_pairs_mut()
+            .append_pair("until", &last.created.timestamp().to_string())
+            .append_pair("__paging_token", &cursor(last));
+        url.to_string()
+    }
 }
 
 fn render(post: &GenPost, page_id: &str, fields: &[&str], metrics: &[String]) -> Value {
@@ -288,7 +333,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        let posts = data::posts_on_day(1, 1, "1", 20_000);
+        let posts = data::posts_on_day(1, 1, "1", 20_000, None);
         if let Some(p) = posts.first() {
             assert_eq!(parse_cursor(&cursor(p)), Some((p.day, p.slot)));
         }

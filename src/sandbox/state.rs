@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::data;
@@ -126,7 +126,13 @@ impl Bucket {
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    pub today: Option<NaiveDate>,
+    /// The sandbox's clock; `None` = real time.
+    pub now: Option<DateTime<Utc>>,
+    pub realism: super::realism::Realism,
+    /// Every Graph request, `GET path?query` with the token removed.
+    pub log: Vec<String>,
+    /// Pages told to publish a fixed number of posts a day.
+    pub posts_per_day: HashMap<String, u32>,
     pub hourly_limit: Option<u32>,
     pub pages: Vec<PageRecord>,
     pub page_index: HashMap<String, usize>,

@@ -16,15 +16,21 @@ macro_rules! metric_columns {
     };
 }
 
-/// Sums of a period; `followers` is the last value in the range, not a sum.
+/// Sums of a period; `followers` is the last known value in the range, not a sum. A Page metric's
+/// sum is NULL when no day of the range knows it (SQL's SUM skips NULLs), and its known days are
+/// counted.
 macro_rules! totals_select {
     () => {
         "SELECT m.agent_id, \
            (SELECT l.followers FROM facebook_metrics_daily l \
-             WHERE l.agent_id = m.agent_id AND l.date BETWEEN $1 AND $2 ORDER BY l.date DESC LIMIT 1) AS followers, \
-           CAST(COALESCE(SUM(m.impressions), 0) AS BIGINT) AS impressions, \
-           CAST(COALESCE(SUM(m.reach), 0) AS BIGINT) AS reach, \
-           CAST(COALESCE(SUM(m.engaged_users), 0) AS BIGINT) AS engaged_users, \
+             WHERE l.agent_id = m.agent_id AND l.date BETWEEN $1 AND $2 AND l.followers IS NOT NULL \
+             ORDER BY l.date DESC LIMIT 1) AS followers, \
+           CAST(SUM(m.impressions) AS BIGINT) AS impressions, \
+           CAST(SUM(m.reach) AS BIGINT) AS reach, \
+           CAST(SUM(m.engaged_users) AS BIGINT) AS engaged_users, \
+           CAST(COUNT(m.impressions) AS BIGINT) AS impressions_days, \
+           CAST(COUNT(m.reach) AS BIGINT) AS reach_days, \
+           CAST(COUNT(m.engaged_users) AS BIGINT) AS engaged_days, \
            CAST(COALESCE(SUM(m.posts), 0) AS BIGINT) AS posts, \
            CAST(COALESCE(SUM(m.reactions), 0) AS BIGINT) AS reactions, \
            CAST(COALESCE(SUM(m.comments), 0) AS BIGINT) AS comments, \
@@ -73,6 +79,32 @@ macro_rules! sum_columns {
     };
 }
 
+/// The known-day counts of the Page metrics, summed over table alias `$t`.
+macro_rules! known_days_sums {
+    ($t:literal) => {
+        concat!(
+            "CAST(SUM(",
+            $t,
+            ".impressions_days) AS BIGINT) AS impressions_days, ",
+            "CAST(SUM(",
+            $t,
+            ".reach_days) AS BIGINT) AS reach_days, ",
+            "CAST(SUM(",
+            $t,
+            ".engaged_days) AS BIGINT) AS engaged_days"
+        )
+    };
+}
+
+/// One daily row's known-day flags, in the shape of the monthly rollup's counts.
+macro_rules! known_days_flags {
+    () => {
+        "CASE WHEN impressions IS NULL THEN 0 ELSE 1 END AS impressions_days, \
+         CASE WHEN reach IS NULL THEN 0 ELSE 1 END AS reach_days, \
+         CASE WHEN engaged_users IS NULL THEN 0 ELSE 1 END AS engaged_days"
+    };
+}
+
 macro_rules! budget_columns {
     () => {
         "hour_window, calls_made, max_calls, rate_limit_hits, peak_usage_pct"
@@ -94,8 +126,8 @@ macro_rules! post_columns {
 }
 
 pub(crate) use {
-    agent_columns, budget_columns, job_columns, metric_columns, post_columns, rollup_columns, sum_columns,
-    totals_select,
+    agent_columns, budget_columns, job_columns, known_days_flags, known_days_sums, metric_columns, post_columns,
+    rollup_columns, sum_columns, totals_select,
 };
 
 /// Implements every shared [`Store`](super::Store) method for a struct with a `pool` field.
@@ -246,6 +278,14 @@ macro_rules! impl_store {
                 limit: i64,
             ) -> StoreResult<Vec<AgentPost>> {
                 self.top_posts_sql(agent, from, to, limit).await
+            }
+
+            async fn refused_metrics(&self) -> StoreResult<Vec<String>> {
+                self.refused_metrics_sql().await
+            }
+
+            async fn add_refused_metric(&self, metric: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+                self.add_refused_metric_sql(metric, now).await
             }
 
             async fn link_identity(

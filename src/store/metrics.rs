@@ -17,12 +17,20 @@ macro_rules! metric_methods {
                         "INSERT INTO facebook_metrics_daily (agent_id, date, followers, impressions, reach, engaged_users, \
                            posts, reactions, comments, shares, link_clicks, whatsapp_clicks, engagement_rate, fetched_at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                         ON CONFLICT (agent_id, date) DO UPDATE SET followers = excluded.followers, \
-                           impressions = excluded.impressions, reach = excluded.reach, \
-                           engaged_users = excluded.engaged_users, posts = excluded.posts, \
+                         ON CONFLICT (agent_id, date) DO UPDATE SET \
+                           followers = COALESCE(excluded.followers, facebook_metrics_daily.followers), \
+                           impressions = COALESCE(excluded.impressions, facebook_metrics_daily.impressions), \
+                           reach = COALESCE(excluded.reach, facebook_metrics_daily.reach), \
+                           engaged_users = COALESCE(excluded.engaged_users, facebook_metrics_daily.engaged_users), \
+                           posts = excluded.posts, \
                            reactions = excluded.reactions, comments = excluded.comments, shares = excluded.shares, \
                            link_clicks = excluded.link_clicks, whatsapp_clicks = excluded.whatsapp_clicks, \
-                           engagement_rate = excluded.engagement_rate, fetched_at = excluded.fetched_at",
+                           engagement_rate = CASE WHEN COALESCE(excluded.impressions, facebook_metrics_daily.impressions) > 0 \
+                             THEN CAST(excluded.reactions + excluded.comments + excluded.shares AS DOUBLE PRECISION) \
+                               / COALESCE(excluded.impressions, facebook_metrics_daily.impressions) \
+                             WHEN COALESCE(excluded.impressions, facebook_metrics_daily.impressions) = 0 THEN 0 \
+                             ELSE NULL END, \
+                           fetched_at = excluded.fetched_at",
                     )
                     .bind(agent)
                     .bind(m.date)
@@ -45,16 +53,19 @@ macro_rules! metric_methods {
                 if let (Some(first), Some(last)) = (rows.iter().map(|m| m.date).min(), rows.iter().map(|m| m.date).max()) {
                     let (from, to) = crate::store::month_bounds(first, last);
                     sqlx::query(concat!(
-                        "INSERT INTO facebook_metrics_monthly (agent_id, month, ", rollup_columns!(), ", days) \
+                        "INSERT INTO facebook_metrics_monthly (agent_id, month, ", rollup_columns!(),
+                        ", days, impressions_days, reach_days, engaged_days) \
                          SELECT agent_id, substr(CAST(date AS TEXT), 1, 7), ",
                         sum_columns!("d"),
-                        ", COUNT(*) FROM facebook_metrics_daily d WHERE d.agent_id = $1 AND d.date BETWEEN $2 AND $3 \
+                        ", COUNT(*), COUNT(d.impressions), COUNT(d.reach), COUNT(d.engaged_users) \
+                         FROM facebook_metrics_daily d WHERE d.agent_id = $1 AND d.date BETWEEN $2 AND $3 \
                          GROUP BY agent_id, substr(CAST(date AS TEXT), 1, 7) \
                          ON CONFLICT (agent_id, month) DO UPDATE SET impressions = excluded.impressions, \
                            reach = excluded.reach, engaged_users = excluded.engaged_users, posts = excluded.posts, \
                            reactions = excluded.reactions, comments = excluded.comments, shares = excluded.shares, \
                            link_clicks = excluded.link_clicks, whatsapp_clicks = excluded.whatsapp_clicks, \
-                           days = excluded.days"
+                           days = excluded.days, impressions_days = excluded.impressions_days, \
+                           reach_days = excluded.reach_days, engaged_days = excluded.engaged_days"
                     ))
                     .bind(agent)
                     .bind(from)
@@ -100,16 +111,17 @@ macro_rules! metric_methods {
                 // would evaluate it for every input row.
                 let rows: Vec<TotalsRow> = sqlx::query_as(concat!(
                     "SELECT g.*, (SELECT l.followers FROM facebook_metrics_daily l \
-                       WHERE l.agent_id = g.agent_id AND l.date BETWEEN $1 AND $2 ORDER BY l.date DESC LIMIT 1) AS followers \
+                       WHERE l.agent_id = g.agent_id AND l.date BETWEEN $1 AND $2 AND l.followers IS NOT NULL \
+                       ORDER BY l.date DESC LIMIT 1) AS followers \
                      FROM (SELECT t.agent_id, ",
                     sum_columns!("t"),
-                    ", CAST(SUM(t.days) AS BIGINT) AS days FROM ( \
-                       SELECT agent_id, ", rollup_columns!(), ", days FROM facebook_metrics_monthly \
-                         WHERE month BETWEEN $3 AND $4 \
-                       UNION ALL SELECT agent_id, ", rollup_columns!(), ", 1 AS days FROM facebook_metrics_daily \
-                         WHERE date BETWEEN $5 AND $6 \
-                       UNION ALL SELECT agent_id, ", rollup_columns!(), ", 1 AS days FROM facebook_metrics_daily \
-                         WHERE date BETWEEN $7 AND $8 \
+                    ", CAST(SUM(t.days) AS BIGINT) AS days, ", known_days_sums!("t"), " FROM ( \
+                       SELECT agent_id, ", rollup_columns!(), ", days, impressions_days, reach_days, engaged_days \
+                         FROM facebook_metrics_monthly WHERE month BETWEEN $3 AND $4 \
+                       UNION ALL SELECT agent_id, ", rollup_columns!(), ", 1 AS days, ", known_days_flags!(),
+                    " FROM facebook_metrics_daily WHERE date BETWEEN $5 AND $6 \
+                       UNION ALL SELECT agent_id, ", rollup_columns!(), ", 1 AS days, ", known_days_flags!(),
+                    " FROM facebook_metrics_daily WHERE date BETWEEN $7 AND $8 \
                      ) t GROUP BY t.agent_id) g"
                 ))
                 .bind(range.from)
@@ -127,6 +139,7 @@ macro_rules! metric_methods {
 
             pub(crate) async fn team_daily_sql(&self, range: DateRange) -> StoreResult<Vec<DailyMetrics>> {
                 let rows: Vec<MetricsRow> = sqlx::query_as(
+                    // A team day's Page metric sums the agents that know it (NULL when none does).
                     "SELECT date, \
                        CAST(SUM(followers) AS BIGINT) AS followers, CAST(SUM(impressions) AS BIGINT) AS impressions, \
                        CAST(SUM(reach) AS BIGINT) AS reach, CAST(SUM(engaged_users) AS BIGINT) AS engaged_users, \
@@ -134,7 +147,7 @@ macro_rules! metric_methods {
                        CAST(SUM(comments) AS BIGINT) AS comments, CAST(SUM(shares) AS BIGINT) AS shares, \
                        CAST(SUM(link_clicks) AS BIGINT) AS link_clicks, \
                        CAST(SUM(whatsapp_clicks) AS BIGINT) AS whatsapp_clicks, \
-                       CAST(0 AS DOUBLE PRECISION) AS engagement_rate \
+                       CAST(NULL AS DOUBLE PRECISION) AS engagement_rate \
                      FROM facebook_metrics_daily WHERE date BETWEEN $1 AND $2 GROUP BY date ORDER BY date",
                 )
                 .bind(range.from)
@@ -214,6 +227,24 @@ macro_rules! metric_methods {
                     }
                 };
                 Ok(rows.into_iter().map(AgentPost::from).collect())
+            }
+
+            pub(crate) async fn refused_metrics_sql(&self) -> StoreResult<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as("SELECT metric FROM refused_metrics ORDER BY metric")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(m,)| m).collect())
+            }
+
+            pub(crate) async fn add_refused_metric_sql(&self, metric: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO refused_metrics (metric, refused_at) VALUES ($1, $2) ON CONFLICT (metric) DO NOTHING",
+                )
+                .bind(metric)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
             }
         }
     };

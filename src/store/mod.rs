@@ -203,7 +203,8 @@ pub trait Store: Send + Sync + 'static {
     async fn page_candidates(&self, agent: AgentId, now: DateTime<Utc>) -> StoreResult<Vec<PageCandidate>>;
 
     // ── metrics ──
-    /// Idempotent: a day written twice leaves one row with the latest values.
+    /// Idempotent: a day written twice leaves one row with the latest values. A Page metric written
+    /// as unknown (`None`) never erases a value already known for that day.
     async fn upsert_daily_metrics(&self, agent: AgentId, rows: &[DailyMetrics], now: DateTime<Utc>)
     -> StoreResult<u64>;
     async fn daily_metrics(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<DailyMetrics>>;
@@ -221,6 +222,11 @@ pub trait Store: Send + Sync + 'static {
         to: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<AgentPost>>;
+
+    /// Insights metrics Facebook refused with (#100) invalid metric, which later syncs skip.
+    async fn refused_metrics(&self) -> StoreResult<Vec<String>>;
+    /// Remembers a refused metric; true when it was not known yet.
+    async fn add_refused_metric(&self, metric: &str, now: DateTime<Utc>) -> StoreResult<bool>;
 
     // ── chat identities and link codes ──
     async fn link_identity(&self, platform: &str, user_id: &str, agent: AgentId, now: DateTime<Utc>)

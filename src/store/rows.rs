@@ -48,17 +48,17 @@ impl TryFrom<AgentRow> for Agent {
 #[derive(sqlx::FromRow)]
 pub(crate) struct MetricsRow {
     date: NaiveDate,
-    followers: i64,
-    impressions: i64,
-    reach: i64,
-    engaged_users: i64,
+    followers: Option<i64>,
+    impressions: Option<i64>,
+    reach: Option<i64>,
+    engaged_users: Option<i64>,
     posts: i64,
     reactions: i64,
     comments: i64,
     shares: i64,
     link_clicks: i64,
     whatsapp_clicks: i64,
-    engagement_rate: f64,
+    engagement_rate: Option<f64>,
 }
 
 impl From<MetricsRow> for DailyMetrics {
@@ -84,9 +84,9 @@ impl From<MetricsRow> for DailyMetrics {
 pub(crate) struct TotalsRow {
     pub agent_id: i64,
     followers: Option<i64>,
-    impressions: i64,
-    reach: i64,
-    engaged_users: i64,
+    impressions: Option<i64>,
+    reach: Option<i64>,
+    engaged_users: Option<i64>,
     posts: i64,
     reactions: i64,
     comments: i64,
@@ -94,6 +94,9 @@ pub(crate) struct TotalsRow {
     link_clicks: i64,
     whatsapp_clicks: i64,
     days: i64,
+    impressions_days: i64,
+    reach_days: i64,
+    engaged_days: i64,
 }
 
 impl From<TotalsRow> for AgentTotals {
@@ -110,6 +113,9 @@ impl From<TotalsRow> for AgentTotals {
             link_clicks: r.link_clicks,
             whatsapp_clicks: r.whatsapp_clicks,
             days_with_data: r.days,
+            impressions_days: r.impressions_days,
+            reach_days: r.reach_days,
+            engaged_days: r.engaged_days,
         }
     }
 }

@@ -94,12 +94,23 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
         None => oldest,
         Some(last) => (today_in(inner.tz, last) - Days::days(inner.settings.lookback_days)).max(oldest),
     };
+    // Posts keep gaining reactions and clicks for weeks: re-read the recent ones on every sync.
+    let posts_since = since.min(today - Days::days(inner.settings.post_refresh_days - 1));
+    let skip_metrics = match inner.store.refused_metrics().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(agent_id = agent.id, error = %e, "no se pudieron leer las métricas rechazadas");
+            Vec::new()
+        }
+    };
     let request = FetchRequest {
         page_id: agent.facebook_page_id.clone().unwrap_or_default(),
         token,
         since,
         until: today,
+        posts_since,
         tz: inner.tz,
+        skip_metrics,
     };
     let mut calls = 0;
     let mut max_usage = 0;
@@ -204,6 +215,17 @@ async fn store_data(
     attempts: u32,
 ) -> ItemResult {
     let now = inner.clock.now();
+    for metric in &data.refused_metrics {
+        match inner.store.add_refused_metric(metric, now).await {
+            Ok(true) => tracing::warn!(
+                agent_id = agent.id,
+                metric,
+                "Meta retiró una métrica; pulso sigue con las demás"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::error!(metric, error = %e, "no se pudo recordar la métrica rechazada"),
+        }
+    }
     let written = async {
         inner.store.upsert_daily_metrics(agent.id, &data.days, now).await?;
         inner.store.upsert_posts(agent.id, &data.posts, now).await?;

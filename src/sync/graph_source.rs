@@ -4,7 +4,8 @@ use async_trait::async_trait;
 
 use super::budget::BudgetGate;
 use super::source::{AgentData, FetchRequest, PageSource, SourceError};
-use crate::facebook::{CallGate, FetchError, GateClosed, GraphClient};
+use crate::domain::DateRange;
+use crate::facebook::{AgentPlan, CallGate, FetchError, GateClosed, GraphClient};
 
 pub struct GraphSource {
     client: GraphClient,
@@ -41,9 +42,15 @@ impl CallGate for Metered<'_> {
 #[async_trait]
 impl PageSource for GraphSource {
     async fn fetch(&self, req: &FetchRequest, gate: &BudgetGate) -> Result<AgentData, SourceError> {
+        let plan = AgentPlan {
+            insights: DateRange::new(req.since, req.until),
+            posts: DateRange::new(req.posts_since.min(req.since), req.until),
+            tz: req.tz,
+            skip_metrics: req.skip_metrics.clone(),
+        };
         let fetched = self
             .client
-            .fetch_agent(&req.page_id, &req.token, req.since, req.until, req.tz, &Metered(gate))
+            .fetch_agent_plan(&req.page_id, &req.token, &plan, &Metered(gate))
             .await;
         match fetched {
             Ok(f) => Ok(AgentData {
@@ -51,6 +58,7 @@ impl PageSource for GraphSource {
                 posts: f.posts,
                 calls: f.calls,
                 max_usage_pct: f.max_usage_pct,
+                refused_metrics: f.refused_metrics,
             }),
             Err(e) => {
                 if let Some(trace) = e.fbtrace_id() {

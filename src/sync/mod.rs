@@ -41,6 +41,8 @@ pub struct SyncSettings {
     pub pause_threshold_pct: u32,
     pub backfill_days: i64,
     pub lookback_days: i64,
+    /// Days of posts whose lifetime metrics every sync re-reads (`sync.post_refresh_days`).
+    pub post_refresh_days: i64,
     pub lease: Duration,
     pub hourly_budget: i64,
     /// How often a waiting single-agent job checks whether the bulk sync ended.
@@ -64,6 +66,7 @@ impl SyncSettings {
             pause_threshold_pct: s.pause_threshold_pct as u32,
             backfill_days: s.backfill_days,
             lookback_days: s.lookback_days,
+            post_refresh_days: s.post_refresh_days.max(1),
             lease: secs(s.lease_secs),
             hourly_budget: c.facebook.hourly_budget(),
             queue_poll: Duration::from_secs(2),

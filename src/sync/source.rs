@@ -12,9 +12,14 @@ use crate::domain::{DailyMetrics, Post};
 pub struct FetchRequest {
     pub page_id: String,
     pub token: SecretString,
+    /// First day whose Page insights are (re)read.
     pub since: NaiveDate,
     pub until: NaiveDate,
+    /// First day whose posts (and their growing lifetime metrics) are re-read; at most `since`.
+    pub posts_since: NaiveDate,
     pub tz: Tz,
+    /// Insights metrics Facebook refused before; not asked for.
+    pub skip_metrics: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -23,6 +28,8 @@ pub struct AgentData {
     pub posts: Vec<Post>,
     pub calls: u32,
     pub max_usage_pct: u32,
+    /// Insights metrics Facebook refused during this fetch (the rest of the data is here).
+    pub refused_metrics: Vec<String>,
 }
 
 /// How a fetch failed, in the terms the engine acts on. `reason` is Spanish and safe for chat.

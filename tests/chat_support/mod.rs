@@ -126,17 +126,17 @@ pub async fn office_with(
             .map(|d| {
                 DailyMetrics {
                     date: today() - Days::days(d),
-                    followers: followers_of(i),
-                    impressions: 700 + 37 * i as i64 + d % 5,
-                    reach: 300 + 11 * i as i64,
-                    engaged_users: 40 + i as i64,
+                    followers: Some(followers_of(i)),
+                    impressions: Some(700 + 37 * i as i64 + d % 5),
+                    reach: Some(300 + 11 * i as i64),
+                    engaged_users: Some(40 + i as i64),
                     posts: (d % 3 == 0) as i64,
                     reactions: 20 + i as i64,
                     comments: 3,
                     shares: 2,
                     link_clicks: 5 + i as i64,
                     whatsapp_clicks: 1,
-                    engagement_rate: 0.0,
+                    engagement_rate: None,
                 }
                 .with_engagement_rate()
             })

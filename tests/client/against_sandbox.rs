@@ -66,7 +66,7 @@ async fn daily_sync_costs_exactly_two_calls() {
     let dates: Vec<_> = fetch.days.iter().map(|r| r.date).collect();
     assert_eq!(dates, (0..4).rev().map(|i| today() - Days::days(i)).collect::<Vec<_>>());
     for day in &fetch.days {
-        assert!(day.followers > 0 && day.impressions > 0 && day.reach <= day.impressions);
+        assert!(day.followers > Some(0) && day.impressions > Some(0) && day.reach <= day.impressions);
         assert!(day.whatsapp_clicks <= day.link_clicks);
     }
 }
@@ -90,7 +90,7 @@ async fn backfill_of_180_days_costs_two_insight_calls_plus_post_pages() {
     let wa: i64 = fetch.days.iter().map(|r| r.whatsapp_clicks).sum();
     assert!(fetch.posts.iter().any(|p| p.links_to_whatsapp) && wa > 0);
     assert!(fetch.posts.iter().any(|p| p.shares == 0), "posts without shares exist");
-    assert!(fetch.days.iter().any(|r| r.engagement_rate > 0.0));
+    assert!(fetch.days.iter().any(|r| r.engagement_rate > Some(0.0)));
     // Followers grow over two quarters.
     assert!(fetch.days.last().unwrap().followers >= fetch.days[0].followers);
 }

@@ -49,8 +49,14 @@ async fn recorded_insights_and_posts_become_days_and_posts() {
 
     assert_eq!(fetch.days.len(), 2);
     let (sep3, sep4) = (&fetch.days[0], &fetch.days[1]);
-    assert_eq!((sep3.date, sep3.followers, sep3.engaged_users), (d(2026, 9, 3), 64, 7));
-    assert_eq!((sep4.date, sep4.followers, sep4.engaged_users), (d(2026, 9, 4), 64, 3));
+    assert_eq!(
+        (sep3.date, sep3.followers, sep3.engaged_users),
+        (d(2026, 9, 3), Some(64), Some(7))
+    );
+    assert_eq!(
+        (sep4.date, sep4.followers, sep4.engaged_users),
+        (d(2026, 9, 4), Some(64), Some(3))
+    );
     // Post of Sep 3 (18:00 UTC = 12:00 in Mexico City): no `shares` field → 0.
     assert_eq!((sep3.posts, sep3.reactions, sep3.comments, sep3.shares), (1, 5, 1, 0));
     // Post of Sep 4 links to wa.me: its link clicks are WhatsApp clicks.
@@ -97,7 +103,13 @@ async fn recorded_pst_end_times_and_empty_posts() {
         .iter()
         .map(|r| (r.date, r.impressions, r.reach, r.posts))
         .collect();
-    assert_eq!(got, vec![(d(2026, 3, 1), 25, 20, 0), (d(2026, 3, 2), 31, 22, 0)]);
+    assert_eq!(
+        got,
+        vec![
+            (d(2026, 3, 1), Some(25), Some(20), 0),
+            (d(2026, 3, 2), Some(31), Some(22), 0)
+        ]
+    );
     assert_eq!(fetch.max_usage_pct, 0);
 }
 
@@ -283,7 +295,7 @@ fn bad_data_gives_safe_defaults_or_typed_errors() {
         1,
         "the day outside the window and the unreadable values are ignored"
     );
-    assert_eq!(days[0].followers, 64);
+    assert_eq!(days[0].followers, Some(64));
     assert!(parse_insights(br#"{"data":[]}"#, w).unwrap().is_empty());
     assert!(matches!(
         parse_insights(br#"{"data":{}}"#, w),

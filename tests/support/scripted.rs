@@ -52,9 +52,9 @@ impl PageSource for ScriptedSource {
         let days = (0..=(req.until - req.since).num_days())
             .map(|i| DailyMetrics {
                 date: req.since + Duration::days(i),
-                followers: 100 + i,
-                impressions: 1000,
-                reach: 600,
+                followers: Some(100 + i),
+                impressions: Some(1000),
+                reach: Some(600),
                 posts: 1,
                 ..Default::default()
             })
@@ -64,6 +64,7 @@ impl PageSource for ScriptedSource {
             posts: Vec::new(),
             calls: 2,
             max_usage_pct: 0,
+            refused_metrics: Vec::new(),
         })
     }
 }

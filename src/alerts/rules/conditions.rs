@@ -88,6 +88,8 @@ pub struct Facts {
     pub job: Option<JobFacts>,
     pub budget: Option<BudgetFacts>,
     pub agents: Option<Vec<AgentFacts>>,
+    /// Insights metrics Facebook refused with (#100), remembered by the sync.
+    pub refused_metrics: Option<Vec<String>>,
 }
 
 /// An alert that should be firing now.
@@ -133,6 +135,7 @@ pub fn evaluate(facts: &Facts, t: &Thresholds) -> Evaluation {
             Scope::BulkJob => facts.job.as_ref().is_some_and(|j| j.kind == JobKind::Bulk),
             Scope::Budget => facts.budget.is_some(),
             Scope::Agents => facts.agents.is_some(),
+            Scope::Metrics => facts.refused_metrics.is_some(),
         };
         if known {
             out.evaluated.push(rule);
@@ -146,6 +149,21 @@ pub fn evaluate(facts: &Facts, t: &Thresholds) -> Evaluation {
     }
     if let Some(agents) = &facts.agents {
         agent_rules(agents, facts.now, t, &mut out.firing);
+    }
+    for metric in facts.refused_metrics.iter().flatten() {
+        let mut c = Candidate::new(
+            Rule::MetricRetired,
+            format!("Meta retiró la métrica {metric}; pulso sigue con las demás"),
+            vec![
+                format!("Facebook respondió «(#100) The value must be a valid insights metric» al pedir {metric}."),
+                "Las demás métricas y las publicaciones se siguen guardando; las sincronizaciones ya no la piden y                  su valor queda como desconocido (—)."
+                    .to_string(),
+                "Qué hacer: si Meta publicó un reemplazo, actualiza la tabla de métricas de pulso                  (src/facebook/insights.rs)."
+                    .to_string(),
+            ],
+        );
+        c.labels.insert("metric".into(), metric.clone());
+        out.firing.push(c);
     }
     out
 }

@@ -36,6 +36,7 @@ fn rules_for(job: JobFacts) -> Vec<Rule> {
         job: Some(job),
         budget: None,
         agents: None,
+        refused_metrics: None,
     };
     evaluate(&facts, &Thresholds::default())
         .firing
@@ -73,6 +74,7 @@ fn a_single_agent_job_leaves_job_rules_unevaluated() {
         job: Some(single),
         budget: None,
         agents: None,
+        refused_metrics: None,
     };
     let eval = evaluate(&facts, &Thresholds::default());
     assert!(eval.evaluated.is_empty() && eval.firing.is_empty());
@@ -85,6 +87,7 @@ fn failure_messages_name_agents_errors_and_next_steps() {
         job: Some(job(7, 20)),
         budget: None,
         agents: None,
+        refused_metrics: None,
     };
     let eval = evaluate(&facts, &Thresholds::default());
     let many = eval.firing.iter().find(|c| c.rule == Rule::SyncFailuresMany).unwrap();
@@ -123,6 +126,7 @@ fn budget_rate_limit_slow_stale_and_token_rules() {
             rate_limit_hits_24h: 3,
         }),
         agents: Some(agents),
+        refused_metrics: None,
     };
     let eval = evaluate(&facts, &Thresholds::default());
     let rules: Vec<Rule> = eval.firing.iter().map(|c| c.rule).collect();
@@ -155,6 +159,7 @@ fn every_budget_pause_is_announced_from_ninety_percent() {
                 rate_limit_hits_24h: 2,
             }),
             agents: None,
+            refused_metrics: None,
         };
         evaluate(&facts, &Thresholds::default()).firing.len()
     };
@@ -177,6 +182,7 @@ fn exactly_five_stale_agents_do_not_fire() {
         job: None,
         budget: None,
         agents: Some(agents),
+        refused_metrics: None,
     };
     assert!(evaluate(&facts, &Thresholds::default()).firing.is_empty());
 }
