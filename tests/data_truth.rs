@@ -172,7 +172,7 @@ impl World {
                 .timestamp()
         };
         let mut url = format!(
-            "{}/v25.0/{}/published_posts?limit=100&fields=id,created_time&since={}&until={}",
+            "{}/v25.0/{}/published_posts?limit=25&fields=id,created_time&since={}&until={}",
             self.base_url,
             self.page.page_id,
             at(range.from),
