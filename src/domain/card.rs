@@ -254,6 +254,13 @@ mod tests {
             unpublished_note(&today, 1, true).unwrap(),
             "ℹ️ Facebook aún no publica las métricas de página de hoy (—)."
         );
-        assert_eq!(unpublished_note(&cur, 6, false), None);
+        let all_known = AgentTotals {
+            impressions_days: 6,
+            reach_days: 6,
+            engaged_days: 6,
+            days_with_data: 6,
+            ..Default::default()
+        };
+        assert_eq!(unpublished_note(&all_known, 6, false), None);
     }
 }

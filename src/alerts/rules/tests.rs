@@ -126,7 +126,7 @@ fn budget_rate_limit_slow_stale_and_token_rules() {
             rate_limit_hits_24h: 3,
         }),
         agents: Some(agents),
-        refused_metrics: None,
+        refused_metrics: Some(Vec::new()),
     };
     let eval = evaluate(&facts, &Thresholds::default());
     let rules: Vec<Rule> = eval.firing.iter().map(|c| c.rule).collect();
