@@ -153,7 +153,7 @@ async fn faults_are_retried_or_disconnect_and_never_block_the_others() {
 }
 
 #[tokio::test]
-async fn a_daily_sync_costs_two_calls_per_agent_and_a_backfill_at_most_four() {
+async fn a_daily_sync_costs_one_call_per_agent_and_a_backfill_at_most_four() {
     let w = world(3).await;
     let db = support::sqlite().await;
     w.import(db.store.as_ref()).await;
@@ -164,20 +164,20 @@ async fn a_daily_sync_costs_two_calls_per_agent_and_a_backfill_at_most_four() {
     for p in &w.pages {
         let calls = w.sandbox.calls_for(&p.page_id);
         assert!(
-            (3..=4).contains(&calls),
-            "180-day backfill: 2 insights windows + posts pages, got {calls}"
+            (2..=4).contains(&calls),
+            "180-day backfill: 1 insights window + the Page node + extra posts pages, got {calls}"
         );
     }
     w.sandbox.reset_calls();
     w.clock.advance(Duration::from_secs(13 * 3600));
     let daily = engine.request_bulk("admin", false).await.unwrap();
     let report = finished(&mut events, daily.job_id).await;
-    assert_eq!(report.api_calls, 6);
+    assert_eq!(report.api_calls, 3);
     for p in &w.pages {
         assert_eq!(
             w.sandbox.calls_for(&p.page_id),
-            2,
-            "daily sync = 1 insights + 1 posts call"
+            1,
+            "daily sync = insights and posts in one call on the Page node"
         );
     }
 }
@@ -187,7 +187,7 @@ async fn a_rate_limit_mid_batch_pauses_and_resumes_without_exceeding_the_budget(
     let w = world(20).await;
     let db = support::sqlite().await;
     let ids = w.import(db.store.as_ref()).await;
-    // Make it a daily sync (2 calls per agent): 40 calls against a budget of 30 per hour.
+    // Make it a daily sync (1 call per agent): 20 calls against a budget of 15 per hour.
     for id in &ids {
         db.store
             .mark_agent_synced(*id, w.clock.now() - chrono::Duration::days(1))
@@ -196,7 +196,7 @@ async fn a_rate_limit_mid_batch_pauses_and_resumes_without_exceeding_the_budget(
     }
     let limited = w.pages[4].page_id.clone();
     w.sandbox.set_fault(&limited, Fault::RateLimited);
-    let engine = w.engine(db.store.clone(), settings(30));
+    let engine = w.engine(db.store.clone(), settings(15));
     let mut events = engine.subscribe();
     let job = engine.request_bulk("admin", false).await.unwrap();
     let start_window = hour_window(w.clock.now());
@@ -221,7 +221,7 @@ async fn a_rate_limit_mid_batch_pauses_and_resumes_without_exceeding_the_budget(
             .await
             .unwrap()
         {
-            assert!(u.calls_made <= 30, "window {h}: {u:?}");
+            assert!(u.calls_made <= 15, "window {h}: {u:?}");
         }
     }
     assert!(db.store.rate_limit_hits_since(start_window).await.unwrap() >= 1);
@@ -291,9 +291,9 @@ async fn two_engines_on_one_postgres_share_the_job_and_the_budget() {
             .await
             .unwrap();
     }
-    // 200 agents × 2 calls = 400 calls against 300 per hour: both engines must pause at the cap.
-    let a = w.engine(store_a.clone(), settings(300));
-    let b = w.engine(store_b.clone(), settings(300));
+    // 200 agents × 1 call = 200 calls against 150 per hour: both engines must pause at the cap.
+    let a = w.engine(store_a.clone(), settings(150));
+    let b = w.engine(store_b.clone(), settings(150));
     let mut events = a.subscribe();
     let job = store_a
         .create_job(JobKind::Bulk, None, "admin", &ids, w.clock.now())
@@ -318,12 +318,12 @@ async fn two_engines_on_one_postgres_share_the_job_and_the_budget() {
     assert_eq!(report.synced.len(), 200, "{:?}", report.failed);
     assert!(helped > 0, "the second engine took part");
     for p in &w.pages {
-        assert_eq!(w.sandbox.calls_for(&p.page_id), 2, "each agent synced exactly once");
+        assert_eq!(w.sandbox.calls_for(&p.page_id), 1, "each agent synced exactly once");
     }
     let start = hour_window(w.clock.now()) - chrono::Duration::hours(3);
     for h in 0..6 {
         if let Some(u) = store_a.budget_usage(start + chrono::Duration::hours(h)).await.unwrap() {
-            assert!(u.calls_made <= 300, "{u:?}");
+            assert!(u.calls_made <= 150, "{u:?}");
         }
     }
 }

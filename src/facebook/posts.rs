@@ -46,6 +46,7 @@ struct RawPage {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RawNode {
+    id: Str,
     insights: Option<serde_json::Value>,
     published_posts: Obj<RawPage>,
 }
@@ -55,6 +56,9 @@ struct RawNode {
 pub fn parse_page_node(body: &[u8]) -> Result<(Option<serde_json::Value>, PostsPage), FetchError> {
     let node: RawNode =
         serde_json::from_slice(body).map_err(|e| FetchError::bad(format!("page node: not JSON ({e})")))?;
+    if node.id.0.is_none() {
+        return Err(FetchError::bad("page node: no id"));
+    }
     let posts = match node.published_posts.0 {
         Some(page) => build_page(page)?,
         None => PostsPage::default(),

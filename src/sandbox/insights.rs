@@ -173,7 +173,8 @@ pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, rest: &[&str], req: &R
             "(#100) The period '{period}' is not supported by this sandbox; use period=day"
         ));
     }
-    let default_until = pacific_midnight(today + Duration::days(1));
+    // Without a range: the two most recent days Facebook has published.
+    let default_until = pacific_midnight(realism.last_published_day(now) + Duration::days(1));
     let parse = |key: &str| req.params.get(key).map(|v| parse_instant(v).ok_or(v.clone()));
     let until = match parse("until") {
         Some(Err(v)) => return reply::bad_parameter(format!("(#100) Invalid until value: {v}")),

@@ -16,9 +16,12 @@ use super::{d, token};
 
 const TODAY: (i32, u32, u32) = (2026, 9, 15);
 
+/// The sandbox in its instant mode (every day published, final post totals), so these client tests
+/// can check exact days and calls; `tests/data_truth.rs` covers the realistic mode.
 async fn sandbox(opts: SandboxOptions) -> (Sandbox, String) {
     let sb = Sandbox::new(SandboxOptions {
         today: Some(d(TODAY.0, TODAY.1, TODAY.2)),
+        realism: pulso::sandbox::Realism::instant(),
         ..opts
     });
     let (addr, _handle) = sb.spawn_local().await.unwrap();
@@ -43,7 +46,7 @@ async fn fetch_since(c: &GraphClient, page: &SeededPage, since: NaiveDate) -> Re
 }
 
 #[tokio::test]
-async fn daily_sync_costs_exactly_two_calls() {
+async fn daily_sync_costs_exactly_one_call() {
     let (sb, base) = sandbox(SandboxOptions::default()).await;
     let page = sb.seeded_pages()[0].clone();
     sb.reset_calls();
@@ -59,10 +62,16 @@ async fn daily_sync_costs_exactly_two_calls() {
         )
         .await
         .unwrap();
-    assert_eq!(sb.calls(), 2);
-    assert_eq!(sb.calls_for(&page.page_id), 2);
-    assert_eq!(fetch.calls, 2);
-    assert_eq!(gate.opened(), 2);
+    assert_eq!(sb.calls(), 1);
+    assert_eq!(sb.calls_for(&page.page_id), 1);
+    assert_eq!(fetch.calls, 1);
+    assert_eq!(gate.opened(), 1);
+    let log = sb.call_log();
+    assert!(
+        log[0].starts_with(&format!("GET /v25.0/{}?fields=insights.metric(", page.page_id))
+            && log[0].contains(",published_posts.since("),
+        "{log:?}"
+    );
     let dates: Vec<_> = fetch.days.iter().map(|r| r.date).collect();
     assert_eq!(dates, (0..4).rev().map(|i| today() - Days::days(i)).collect::<Vec<_>>());
     for day in &fetch.days {
@@ -72,7 +81,7 @@ async fn daily_sync_costs_exactly_two_calls() {
 }
 
 #[tokio::test]
-async fn backfill_of_180_days_costs_two_insight_calls_plus_post_pages() {
+async fn backfill_of_180_days_costs_two_calls_plus_post_pages() {
     let (sb, base) = sandbox(SandboxOptions::default()).await;
     let page = sb.seeded_pages()[1].clone();
     sb.reset_calls();
@@ -81,7 +90,7 @@ async fn backfill_of_180_days_costs_two_insight_calls_plus_post_pages() {
         .unwrap();
     assert_eq!(fetch.days.len(), 180);
     let post_pages = fetch.posts.len().div_ceil(100).max(1) as u64;
-    assert_eq!(sb.calls(), 2 + post_pages, "{} posts", fetch.posts.len());
+    assert_eq!(sb.calls(), 1 + post_pages, "{} posts", fetch.posts.len());
     assert!(sb.calls() <= 4, "typical agents fit in ≤ 4 calls");
     assert_eq!(u64::from(fetch.calls), sb.calls());
     // Every post falls on a fetched day, so the day counts add up to the post list.
@@ -122,7 +131,8 @@ async fn many_posts_are_paged_with_cursors() {
     }
     let whole = fetch_since(&c, &page, today() - Days::days(359)).await.unwrap();
     assert!(whole.posts.len() > 100, "{}", whole.posts.len());
-    assert_eq!(whole.calls as usize, 4 + whole.posts.len().div_ceil(100));
+    // Four windows: three alone, the newest with the posts on the Page node, then posts pages.
+    assert_eq!(whole.calls as usize, 3 + whole.posts.len().div_ceil(100));
     let mut ids: Vec<_> = whole.posts.iter().map(|p| p.post_id.clone()).collect();
     ids.sort();
     ids.dedup();
@@ -223,8 +233,30 @@ async fn hourly_budget_answers_80001_with_regain_time_and_usage() {
         )
         .await
         .unwrap();
+    assert_eq!(ok.max_usage_pct, 33);
+    let ok = c
+        .fetch_agent(
+            &page.page_id,
+            &token(&page.page_token),
+            today(),
+            today(),
+            Mexico_City,
+            &gate,
+        )
+        .await
+        .unwrap();
     assert_eq!(ok.max_usage_pct, 66);
     assert_eq!(gate.usage(), vec![33, 66]);
+    c.fetch_agent(
+        &page.page_id,
+        &token(&page.page_token),
+        today(),
+        today(),
+        Mexico_City,
+        &gate,
+    )
+    .await
+    .unwrap();
     let err = c
         .fetch_agent(
             &page.page_id,
@@ -239,7 +271,7 @@ async fn hourly_budget_answers_80001_with_regain_time_and_usage() {
     assert_eq!(
         gate.usage()[2..],
         [100, 133],
-        "the insights call used the last unit; the posts call was refused"
+        "the third call used the last unit; the fourth was refused"
     );
     let err2 = c
         .fetch_agent(
@@ -298,7 +330,7 @@ async fn closed_gate_stops_before_any_request() {
         .fetch_agent(
             &page.page_id,
             &token(&page.page_token),
-            today(),
+            today() - Days::days(179),
             today(),
             Mexico_City,
             &RecordingGate::allowing(1),
@@ -306,7 +338,7 @@ async fn closed_gate_stops_before_any_request() {
         .await
         .unwrap_err();
     assert!(matches!(err, FetchError::Gate(_)));
-    assert_eq!(sb.calls(), 1, "the posts call was never made");
+    assert_eq!(sb.calls(), 1, "the Page node call was never made");
 }
 
 #[tokio::test]

@@ -16,18 +16,33 @@ use super::{d, token};
 
 const PAGE: &str = "723701000827665";
 
+/// The Page node read with field expansion: recorded insights and posts bodies inlined, as Graph
+/// answers `GET /{page}?fields=insights…,published_posts…{…}`.
+fn node(insights: &str, posts: &str) -> Canned {
+    let parse = |name: &str| serde_json::from_slice::<Value>(&fixture(name)).unwrap();
+    let body = serde_json::json!({ "insights": parse(insights), "published_posts": parse(posts), "id": PAGE });
+    Canned::raw(200, body.to_string().as_bytes(), "application/json")
+}
+
+/// The decoded `fields` parameter of a request.
+fn fields_of(query: &str) -> String {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "fields")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
 // ---------------------------------------------------------------- recorded bodies
 
 #[tokio::test]
 async fn recorded_insights_and_posts_become_days_and_posts() {
     let (replay, base) = Replay::start(vec![
-        Canned::json(200, "insights_page_follows.json")
+        node("insights_page_follows.json", "published_posts.json")
             .with_header("x-app-usage", r#"{"call_count":28,"total_cputime":25,"total_time":25}"#)
             .with_header(
                 "x-business-use-case-usage",
                 r#"{"723701000827665":[{"type":"pages","call_count":97,"total_cputime":23,"total_time":23,"estimated_time_to_regain_access":0}]}"#,
             ),
-        Canned::json(200, "published_posts.json"),
     ])
     .await;
     let gate = RecordingGate::default();
@@ -42,8 +57,8 @@ async fn recorded_insights_and_posts_become_days_and_posts() {
         )
         .await
         .unwrap();
-    assert_eq!(fetch.calls, 2);
-    assert_eq!(gate.opened(), 2);
+    assert_eq!(fetch.calls, 1);
+    assert_eq!(gate.opened(), 1);
     assert_eq!(fetch.max_usage_pct, 97);
     assert_eq!(gate.usage(), vec![97]);
 
@@ -67,19 +82,17 @@ async fn recorded_insights_and_posts_become_days_and_posts() {
     assert!(fetch.posts[0].excerpt.starts_with("Open house Saturday"));
 
     let seen = replay.seen();
-    assert_eq!(seen[0].path, "/v25.0/723701000827665/insights");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/v25.0/723701000827665");
+    let fields = fields_of(&seen[0].query);
     assert!(
-        seen[0]
-            .query
-            .contains("metric=page_follows%2Cpage_media_view%2Cpage_total_media_view_unique%2Cpage_post_engagements")
+        fields.starts_with(
+            "insights.metric(page_follows,page_media_view,page_total_media_view_unique,page_post_engagements)\
+             .period(day).since(2026-09-03).until(2026-09-05),published_posts.since("
+        ),
+        "{fields}"
     );
-    assert!(
-        seen[0].query.contains("period=day&since=2026-09-03&until=2026-09-05"),
-        "{}",
-        seen[0].query
-    );
-    assert_eq!(seen[1].path, "/v25.0/723701000827665/published_posts");
-    assert!(seen[1].query.contains("limit=100"));
+    assert!(fields.contains(".limit(100){id,created_time,"), "{fields}");
     for s in &seen {
         assert_eq!(s.authorization.as_deref(), Some("Bearer PAGE-TOKEN-1"));
         assert!(!s.query.contains("PAGE-TOKEN-1") && !s.query.contains("access_token"));
@@ -89,11 +102,7 @@ async fn recorded_insights_and_posts_become_days_and_posts() {
 
 #[tokio::test]
 async fn recorded_pst_end_times_and_empty_posts() {
-    let (_replay, base) = Replay::start(vec![
-        Canned::json(200, "insights_pst.json"),
-        Canned::json(200, "published_posts_empty.json"),
-    ])
-    .await;
+    let (_replay, base) = Replay::start(vec![node("insights_pst.json", "published_posts_empty.json")]).await;
     let fetch = client(&base, None)
         .fetch_agent(PAGE, &token("t"), d(2026, 3, 1), d(2026, 3, 2), Mexico_City, &NoGate)
         .await
@@ -116,8 +125,7 @@ async fn recorded_pst_end_times_and_empty_posts() {
 #[tokio::test]
 async fn posts_follow_next_only_when_present() {
     let (replay, base) = Replay::start(vec![
-        Canned::json(200, "insights_page_follows.json"),
-        Canned::json(200, "published_posts_page1.json"),
+        node("insights_page_follows.json", "published_posts_page1.json"),
         Canned::json(200, "published_posts.json"),
     ])
     .await;
@@ -125,10 +133,13 @@ async fn posts_follow_next_only_when_present() {
         .fetch_agent(PAGE, &token("t"), d(2026, 9, 3), d(2026, 9, 4), Mexico_City, &NoGate)
         .await
         .unwrap();
-    assert_eq!(fetch.calls, 3);
+    assert_eq!(fetch.calls, 2);
     assert_eq!(fetch.posts.len(), 3);
     let seen = replay.seen();
-    assert!(seen[2].query.contains("after=QVFIUnext"), "{}", seen[2].query);
+    // `paging.next` followed as given (path and query), on the configured host, token in the header.
+    assert_eq!(seen[1].path, "/v25.0/723701000827665/published_posts");
+    assert!(seen[1].query.contains("after=QVFIUnext"), "{}", seen[1].query);
+    assert!(!seen[1].query.contains("access_token"), "{}", seen[1].query);
     let proof = pulso::facebook::appsecret_proof("t", "app-secret");
     assert!(
         seen.iter()
@@ -149,7 +160,6 @@ async fn recorded_errors_map_to_classes() {
         (Canned::json(400, "error_10_permission.json"), |e| matches!(e, FetchError::Permission { code: 10, .. })),
         (Canned::json(403, "error_200_permission.json"), |e| matches!(e, FetchError::Permission { code: 200, .. })),
         (Canned::json(400, "error_100_33_not_found.json"), |e| matches!(e, FetchError::NotFound { .. })),
-        (Canned::json(400, "error_100_invalid_metric.json"), |e| matches!(e, FetchError::Configuration { code: 100, .. })),
         (Canned::json(400, "error_100_nonexisting_field.json"), |e| matches!(e, FetchError::Configuration { code: 100, .. })),
         (Canned::json(400, "error_3001_no_metric.json"), |e| matches!(e, FetchError::Configuration { code: 3001, .. })),
         (Canned::json(400, "error_93_days.json"), |e| matches!(e, FetchError::Configuration { code: 1, .. })),
