@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use tokio::time::Instant;
 
 use crate::domain::period::today_in;
 use crate::domain::ranking::average_score;
@@ -49,7 +48,9 @@ pub struct Queries {
     store: Arc<dyn Store>,
     tz: Tz,
     ttl: Duration,
-    cache: Mutex<HashMap<DateRange, (Instant, Arc<TeamView>)>>,
+    /// Views by range, with the `now` they were computed at: the expiry is judged by the caller's
+    /// clock (the engine's), so it follows the manual clock in tests.
+    cache: Mutex<HashMap<DateRange, (DateTime<Utc>, Arc<TeamView>)>>,
 }
 
 impl Queries {
@@ -124,7 +125,7 @@ impl Queries {
     pub async fn team_view(&self, period: Period, now: DateTime<Utc>) -> StoreResult<Arc<TeamView>> {
         let range = self.range(period, now);
         if let Some((at, view)) = self.cache.lock().expect("cache lock").get(&range)
-            && at.elapsed() < self.ttl
+            && (now - *at).to_std().is_ok_and(|age| age < self.ttl)
         {
             return Ok(view.clone());
         }
@@ -132,7 +133,7 @@ impl Queries {
         self.cache
             .lock()
             .expect("cache lock")
-            .insert(range, (Instant::now(), view.clone()));
+            .insert(range, (now, view.clone()));
         Ok(view)
     }
 

@@ -2,6 +2,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
@@ -9,7 +10,9 @@ use pulso::admin::import_agents_csv;
 use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::domain::{ConnectionStatus, DailyMetrics, Kpi, Period};
 use pulso::queries::Queries;
+use pulso::sync::{Clock, ManualClock, SyncEngine, SyncEvent, SyncSettings};
 use secrecy::{ExposeSecret, SecretString};
+use support::scripted::ScriptedSource;
 
 fn now() -> DateTime<Utc> {
     // 18:00 UTC = 12:00 in Mexico City: "today" is 2026-11-26 in the office.
@@ -66,12 +69,29 @@ async fn kpi_card_compares_with_the_previous_week() {
 }
 
 #[tokio::test]
-async fn team_view_is_cached_until_a_sync_invalidates_it() {
+async fn team_view_is_cached_until_a_sync_writes_and_expires_after_five_minutes() {
     let t = support::sqlite().await;
     let s = t.store.as_ref();
-    import_agents_csv(s, &cipher(), CSV.as_bytes(), now()).await.unwrap();
+    let c = Arc::new(cipher());
+    import_agents_csv(s, &c, CSV.as_bytes(), now()).await.unwrap();
     let agents = s.agents().await.unwrap();
-    let q = Queries::new(t.store.clone(), "America/Mexico_City".parse().unwrap());
+    let tz: chrono_tz::Tz = "America/Mexico_City".parse().unwrap();
+    let q = Arc::new(Queries::new(t.store.clone(), tz));
+    let clock = Arc::new(ManualClock::starting_at(now()));
+    let settings = SyncSettings {
+        batch_delay: Duration::ZERO,
+        agent_min_interval: Duration::ZERO,
+        ..support::sync_settings()
+    };
+    let engine = SyncEngine::new(
+        t.store.clone(),
+        Arc::new(ScriptedSource::default()),
+        c.clone(),
+        clock.clone(),
+        settings,
+        tz,
+    )
+    .with_queries(q.clone());
     let day = |views| DailyMetrics {
         date: today(),
         impressions: Some(views),
@@ -79,25 +99,48 @@ async fn team_view_is_cached_until_a_sync_invalidates_it() {
         ..Default::default()
     };
     s.upsert_daily_metrics(agents[0].id, &[day(1000)], now()).await.unwrap();
-    let first = q.team_view(Period::Month, now()).await.unwrap();
+    let first = q.team_view(Period::Month, clock.now()).await.unwrap();
     assert_eq!(first.ranked.len(), 2, "agents without data are ranked too");
     assert_eq!(first.ranked[0].agent_id, agents[0].id);
+    // A write that is not a sync: the cached view is still served.
     s.upsert_daily_metrics(agents[1].id, &[day(90_000)], now())
         .await
         .unwrap();
-    let cached = q.team_view(Period::Month, now()).await.unwrap();
-    assert_eq!(cached.ranked[0].agent_id, agents[0].id, "served from cache");
-    q.invalidate();
-    let fresh = q.team_view(Period::Month, now()).await.unwrap();
-    assert_eq!(fresh.ranked[0].agent_id, agents[1].id);
-    assert_eq!(fresh.team.totals.impressions, Some(91_000));
-    let uncached = Queries::new(t.store.clone(), chrono_tz::UTC).with_ttl(Duration::ZERO);
-    s.upsert_daily_metrics(agents[0].id, &[day(500_000)], now())
+    let cached = q.team_view(Period::Month, clock.now()).await.unwrap();
+    assert_eq!(cached.team.totals.impressions, Some(1000), "served from cache");
+    // A sync (of the other agent) writes through the engine, which drops the cache.
+    let mut events = engine.subscribe();
+    let job = engine.request_agent(agents[0].id, "admin").await.unwrap();
+    loop {
+        if let SyncEvent::Finished(r) = events.recv().await.unwrap()
+            && r.job_id == job.job_id
+        {
+            break;
+        }
+    }
+    let fresh = q.team_view(Period::Month, clock.now()).await.unwrap();
+    let synced = s.agent_totals(agents[0].id, fresh.range).await.unwrap();
+    assert_eq!(
+        fresh.team.totals.impressions,
+        Some(90_000 + synced.impressions.unwrap()),
+        "the fresh view has the sync's rows"
+    );
+    // Without a sync the view lives 5 minutes on the engine's clock.
+    s.upsert_daily_metrics(agents[1].id, &[day(500_000)], now())
         .await
         .unwrap();
+    clock.advance(Duration::from_secs(4 * 60 + 59));
+    let still = q.team_view(Period::Month, clock.now()).await.unwrap();
     assert_eq!(
-        uncached.team_view(Period::Month, now()).await.unwrap().ranked[0].agent_id,
-        agents[0].id
+        still.team.totals.impressions, fresh.team.totals.impressions,
+        "4 min 59 s: cached"
+    );
+    clock.advance(Duration::from_secs(1));
+    let expired = q.team_view(Period::Month, clock.now()).await.unwrap();
+    assert_eq!(
+        expired.team.totals.impressions,
+        Some(500_000 + synced.impressions.unwrap()),
+        "5 min: recomputed"
     );
 }
 

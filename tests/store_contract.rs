@@ -818,6 +818,77 @@ async fn replicas_claiming_the_same_alert_notify_it_once(t: TestStore) {
     );
 }
 
+/// A Page metric Facebook has not published is NULL, never 0: sums skip it, known-day counts
+/// leave it out, a later unknown never erases a known value, and a real zero stays a zero.
+async fn unknown_page_metrics_stay_unknown_and_zero_stays_zero(t: TestStore) {
+    let s = t.store.as_ref();
+    let a = agent(s, "Ana").await;
+    let mut unpublished = metrics(2, 0);
+    unpublished.followers = None;
+    unpublished.impressions = None;
+    unpublished.reach = None;
+    unpublished.engaged_users = None;
+    unpublished = unpublished.with_engagement_rate();
+    assert_eq!(unpublished.engagement_rate, None);
+    let zero = metrics(1, 0);
+    s.upsert_daily_metrics(a, &[zero.clone(), unpublished.clone()], now())
+        .await
+        .unwrap();
+    let rows = s.daily_metrics(a, DateRange::new(day(1), day(2))).await.unwrap();
+    assert_eq!(rows, vec![zero.clone(), unpublished.clone()]);
+    assert_eq!(rows[0].impressions, Some(0), "a published zero is a zero");
+    assert_eq!((rows[1].impressions, rows[1].followers), (None, None));
+    assert_eq!(rows[1].posts, 1, "post metrics of an unpublished day are known");
+
+    let only_unknown = s.agent_totals(a, DateRange::new(day(2), day(2))).await.unwrap();
+    assert_eq!(
+        (only_unknown.impressions, only_unknown.reach, only_unknown.followers),
+        (None, None, None)
+    );
+    assert_eq!((only_unknown.impressions_days, only_unknown.posts), (0, 1));
+    let both = s.agent_totals(a, DateRange::new(day(1), day(2))).await.unwrap();
+    assert_eq!(both, AgentTotals::from_days(&rows));
+    assert_eq!(
+        (both.impressions, both.impressions_days, both.followers),
+        (Some(0), 1, Some(101))
+    );
+    let all = s.all_agent_totals(DateRange::new(day(1), day(30))).await.unwrap();
+    assert_eq!(all[0].1, AgentTotals::from_days(&rows), "monthly rollup agrees");
+    let team = s.team_daily(DateRange::new(day(2), day(2))).await.unwrap();
+    assert_eq!(team[0].impressions, None);
+
+    // A later read without insights for day 1 keeps the known values; publishing day 2 fills it.
+    let mut reread = zero.clone();
+    reread.followers = None;
+    reread.impressions = None;
+    reread.posts = 3;
+    let mut published = unpublished.clone();
+    published.impressions = Some(700);
+    s.upsert_daily_metrics(a, &[reread.with_engagement_rate(), published], now())
+        .await
+        .unwrap();
+    let rows = s.daily_metrics(a, DateRange::new(day(1), day(2))).await.unwrap();
+    assert_eq!(
+        (rows[0].impressions, rows[0].followers, rows[0].posts),
+        (Some(0), Some(101), 3)
+    );
+    assert_eq!(rows[1].impressions, Some(700));
+    assert!(rows[1].engagement_rate.is_some());
+    let all = s.all_agent_totals(DateRange::new(day(1), day(30))).await.unwrap();
+    assert_eq!((all[0].1.impressions, all[0].1.impressions_days), (Some(700), 2));
+}
+
+async fn refused_metrics_are_remembered_once(t: TestStore) {
+    let s = t.store.as_ref();
+    assert!(s.refused_metrics().await.unwrap().is_empty());
+    assert!(s.add_refused_metric("page_post_engagements", now()).await.unwrap());
+    assert!(!s.add_refused_metric("page_post_engagements", now()).await.unwrap());
+    assert_eq!(
+        s.refused_metrics().await.unwrap(),
+        vec!["page_post_engagements".to_string()]
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -855,6 +926,8 @@ contract!(
     silences_are_time_boxed,
     reports_find_the_previous_bulk_sync_and_sum_a_months_api_use,
     replicas_claiming_the_same_alert_notify_it_once,
+    unknown_page_metrics_stay_unknown_and_zero_stays_zero,
+    refused_metrics_are_remembered_once,
 );
 
 #[allow(dead_code)]
