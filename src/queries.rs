@@ -44,13 +44,16 @@ pub struct TeamView {
     pub agents: Vec<Agent>,
 }
 
+/// A computed team view and the `now` it was computed at.
+type Cached = (DateTime<Utc>, Arc<TeamView>);
+
 pub struct Queries {
     store: Arc<dyn Store>,
     tz: Tz,
     ttl: Duration,
     /// Views by range, with the `now` they were computed at: the expiry is judged by the caller's
     /// clock (the engine's), so it follows the manual clock in tests.
-    cache: Mutex<HashMap<DateRange, (DateTime<Utc>, Arc<TeamView>)>>,
+    cache: Mutex<HashMap<DateRange, Cached>>,
 }
 
 impl Queries {
