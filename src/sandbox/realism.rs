@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::request::pacific_day;
+/// The Pacific day of an instant (Meta cuts its days in Pacific time).
+fn pacific_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&chrono_tz::America::Los_Angeles).date_naive()
+}
 
 /// How posts pages link to the next page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
