@@ -187,12 +187,7 @@ impl GraphClient {
         params: &[(&str, String)],
         token: Option<&SecretString>,
     ) -> Result<url::Url, FetchError> {
-        let mut url = self.base.clone().map_err(|message| FetchError::Configuration {
-            code: 0,
-            subcode: None,
-            message,
-            fbtrace_id: None,
-        })?;
+        let mut url = self.base_url()?;
         url.path_segments_mut()
             .map_err(|_| FetchError::bad("graph_url cannot be a base"))?
             .pop_if_empty()
@@ -212,17 +207,22 @@ impl GraphClient {
         Ok(url)
     }
 
+    /// `{base_url}/{api_version}/`, or the configuration error that kept it from being built.
+    fn base_url(&self) -> Result<url::Url, FetchError> {
+        self.base.clone().map_err(|message| FetchError::Configuration {
+            code: 0,
+            subcode: None,
+            message,
+            fbtrace_id: None,
+        })
+    }
+
     /// A `paging.next` link as Graph gave it, sent to the configured Graph host (the link's own host
     /// is ignored so a token never leaves for another server) without the `access_token` it embeds
     /// (the token goes in the header), with a fresh `appsecret_proof` and, when set, a new `limit`.
     fn follow_url(&self, next: &str, token: &SecretString, limit: Option<u32>) -> Result<url::Url, FetchError> {
         let given = url::Url::parse(next).map_err(|e| FetchError::bad(format!("paging.next is not a URL ({e})")))?;
-        let mut url = self.base.clone().map_err(|message| FetchError::Configuration {
-            code: 0,
-            subcode: None,
-            message,
-            fbtrace_id: None,
-        })?;
+        let mut url = self.base_url()?;
         url.set_path(given.path());
         let kept: Vec<(String, String)> = given
             .query_pairs()
