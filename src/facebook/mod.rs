@@ -23,7 +23,7 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-pub use error::{FetchError, GraphErrorBody, classify, parse_error_body};
+pub use error::{FetchError, GraphErrorBody, classify, is_page_limit, parse_error_body};
 pub use gate::{CallGate, GateClosed, NoGate};
 pub use insights::{DayField, MAX_WINDOW_DAYS, METRICS, measured_day, metric_param, parse_insights, windows};
 pub use posts::{POST_FIELDS, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_posts_page};
