@@ -171,7 +171,9 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
                 let after = resume_after
                     .filter(|d| !d.is_zero())
                     .unwrap_or(inner.settings.page_limit_default);
-                return (ItemResult::Deferred { after, calls }, max_usage);
+                // The usage Facebook reported with it is this Page's own: it must not pause the
+                // other agents' sync, only this agent waits.
+                return (ItemResult::Deferred { after, calls }, 0);
             }
             SourceError::RateLimited {
                 reason, resume_after, ..

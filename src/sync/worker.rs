@@ -253,6 +253,11 @@ async fn drive(
         if engine.is_stopping() {
             return Ok(DriveEnd::Stopped);
         }
+        // Before each batch: is the job still ours? A runner that lost it stops here.
+        let lease_until = inner.lease_clock.now() + inner.settings.lease;
+        if !inner.store.renew_job_lease(job_id, fencing, lease_until).await? {
+            return Ok(DriveEnd::Lost);
+        }
         let usage = inner.budget.usage().await?;
         if usage.percent() >= inner.settings.pause_threshold_pct as f64 {
             let until = inner.budget.next_window();
