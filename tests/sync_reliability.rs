@@ -138,7 +138,7 @@ impl Message {
     fn telegram(chat: &str) -> Self {
         Self {
             address: ChatAddress {
-                platform: Platform::Telegram,
+                platform: "telegram",
                 chat_id: chat.into(),
             },
             edits: Mutex::new(Vec::new()),

@@ -222,7 +222,7 @@ impl ProgressSink for Message {
 
     fn address(&self) -> Option<ChatAddress> {
         Some(ChatAddress {
-            platform: Platform::Telegram,
+            platform: "telegram",
             chat_id: "555".into(),
         })
     }

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 use super::core::{Caller, ChatCore, ChatKind, Platform, Reply};
-use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow, platform_of};
+use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::to_console;
 use crate::domain::{AgentId, find_by_name};
 use crate::ports::{Attachment, OutMessage, Outbox};
@@ -77,7 +77,7 @@ impl ConsoleChat {
             None => (None, None),
         };
         let caller = Caller {
-            platform: Platform::Console,
+            platform: Platform::Console.as_str(),
             user_id: assume_agent.map_or_else(|| "admin".to_string(), |id| format!("agente-{id}")),
             is_admin: assume_agent.is_none(),
             chat: ChatKind::Private,
@@ -219,7 +219,7 @@ impl ProgressSink for ConsoleProgress {
 
     fn address(&self) -> Option<ChatAddress> {
         Some(ChatAddress {
-            platform: Platform::Console,
+            platform: Platform::Console.as_str(),
             chat_id: "console".into(),
         })
     }
@@ -252,7 +252,7 @@ impl Outbox for ConsoleOutbox {
     }
 
     async fn to_chat(&self, platform: &str, _chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
-        if platform_of(platform) != Platform::Console {
+        if platform != Platform::Console.as_str() {
             return Ok(false);
         }
         print_to(&self.out, &to_console(&message.text)).await?;

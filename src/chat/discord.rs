@@ -23,7 +23,7 @@ use serenity::http::{Http, HttpBuilder, HttpError};
 
 use super::commands::COMMANDS;
 use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
-use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow, platform_of};
+use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_discord_markdown};
 use crate::config::Config;
 use crate::domain::{AgentId, Period};
@@ -185,7 +185,7 @@ impl DiscordChat {
             .map(|m| m.roles.iter().map(|r| r.get()).collect())
             .unwrap_or_default();
         let caller = Caller {
-            platform: Platform::Discord,
+            platform: Platform::Discord.as_str(),
             user_id: cmd.user.id.get().to_string(),
             is_admin: roles.iter().any(|r| self.inner.admin_roles.contains(r)),
             chat: if cmd.guild_id.is_some() {
@@ -323,7 +323,7 @@ impl ProgressSink for DiscordProgress {
 
     fn address(&self) -> Option<ChatAddress> {
         Some(ChatAddress {
-            platform: Platform::Discord,
+            platform: Platform::Discord.as_str(),
             chat_id: self.cmd.channel_id.get().to_string(),
         })
     }
@@ -332,10 +332,10 @@ impl ProgressSink for DiscordProgress {
 #[async_trait]
 impl Outbox for DiscordChat {
     async fn to_chat(&self, platform: &str, chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
-        let (Platform::Discord, Ok(id)) = (platform_of(platform), chat_id.parse::<u64>()) else {
+        let Ok(id) = chat_id.parse::<u64>() else {
             return Ok(false);
         };
-        if id == 0 {
+        if platform != Platform::Discord.as_str() || id == 0 {
             return Ok(false);
         }
         self.send_to(ChannelId::new(id), message).await?;

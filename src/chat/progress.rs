@@ -4,7 +4,7 @@
 //!
 //! A chat whose sink has an address is also recorded in the database as waiting for the job's
 //! report: if this process stops or dies before the job ends, whichever process ends it sends the
-//! report there (see [`super::delivery`]); the report goes out once, claimed in the database.
+//! report there (the report delivery task); the report goes out once, claimed in the database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +14,6 @@ use chrono_tz::Tz;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::{Instant, sleep_until, timeout};
 
-use super::core::Platform;
 use super::replies;
 use crate::domain::JobId;
 use crate::store::{NewSubscriber, Store};
@@ -77,20 +76,11 @@ impl ProgressJob {
     }
 }
 
-/// The platform named by a stored `platform` value (unknown values read as the console, which
-/// only the local console serves).
-pub fn platform_of(name: &str) -> Platform {
-    match name {
-        "telegram" => Platform::Telegram,
-        "discord" => Platform::Discord,
-        _ => Platform::Console,
-    }
-}
-
 /// A chat a report can be sent to later, by any process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatAddress {
-    pub platform: Platform,
+    /// `Platform::as_str()`: "telegram", "discord" or "console".
+    pub platform: &'static str,
     /// Telegram chat id, Discord channel id, "console".
     pub chat_id: String,
 }
@@ -269,7 +259,7 @@ async fn subscribe(job: &ProgressJob, sink: &dyn ProgressSink) -> Option<i64> {
     let address = sink.address()?;
     let sub = NewSubscriber {
         job_id: job.job_id,
-        platform: address.platform.as_str().to_string(),
+        platform: address.platform.to_string(),
         chat_id: address.chat_id,
         requested_by: asked.requested_by.clone(),
         follower: Some(asked.follower.clone()),

@@ -20,7 +20,7 @@ use teloxide::{ApiError, RequestError};
 
 use super::commands::COMMANDS;
 use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
-use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow, platform_of};
+use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_console, to_telegram_html};
 use crate::config::Config;
 use crate::domain::AgentId;
@@ -181,7 +181,7 @@ impl TelegramChat {
             ChatKind::Group
         };
         let caller = Caller {
-            platform: Platform::Telegram,
+            platform: Platform::Telegram.as_str(),
             user_id: from.id.0.to_string(),
             is_admin: self.inner.admins.contains(&from.id.0),
             chat,
@@ -349,7 +349,7 @@ impl ProgressSink for TelegramProgress {
 
     fn address(&self) -> Option<ChatAddress> {
         Some(ChatAddress {
-            platform: Platform::Telegram,
+            platform: Platform::Telegram.as_str(),
             chat_id: self.chat.0.to_string(),
         })
     }
@@ -358,9 +358,12 @@ impl ProgressSink for TelegramProgress {
 #[async_trait]
 impl Outbox for TelegramChat {
     async fn to_chat(&self, platform: &str, chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
-        let (Platform::Telegram, Ok(id)) = (platform_of(platform), chat_id.parse::<i64>()) else {
+        let Ok(id) = chat_id.parse::<i64>() else {
             return Ok(false);
         };
+        if platform != Platform::Telegram.as_str() {
+            return Ok(false);
+        }
         self.send_parts(ChatId(id), &message.text, message.attachment.as_ref())
             .await?;
         Ok(true)
