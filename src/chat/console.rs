@@ -77,7 +77,7 @@ impl ConsoleChat {
             None => (None, None),
         };
         let caller = Caller {
-            platform: Platform::Console.as_str(),
+            platform: Platform::Console,
             user_id: assume_agent.map_or_else(|| "admin".to_string(), |id| format!("agente-{id}")),
             is_admin: assume_agent.is_none(),
             chat: ChatKind::Private,

@@ -185,7 +185,7 @@ impl DiscordChat {
             .map(|m| m.roles.iter().map(|r| r.get()).collect())
             .unwrap_or_default();
         let caller = Caller {
-            platform: Platform::Discord.as_str(),
+            platform: Platform::Discord,
             user_id: cmd.user.id.get().to_string(),
             is_admin: roles.iter().any(|r| self.inner.admin_roles.contains(r)),
             chat: if cmd.guild_id.is_some() {

@@ -181,7 +181,7 @@ impl TelegramChat {
             ChatKind::Group
         };
         let caller = Caller {
-            platform: Platform::Telegram.as_str(),
+            platform: Platform::Telegram,
             user_id: from.id.0.to_string(),
             is_admin: self.inner.admins.contains(&from.id.0),
             chat,
