@@ -88,8 +88,9 @@ async fn main() {
     });
     let clock = Arc::new(ManualClock::starting_at(chat_support::now()));
     let queries = Arc::new(Queries::new(store.clone(), tz));
-    let engine = SyncEngine::new(store.clone(), source, cipher, clock, chat_support::settings(), tz)
-        .with_queries(queries.clone());
+    let engine = SyncEngine::builder(store.clone(), source, cipher, clock, chat_support::settings(), tz)
+        .queries(queries.clone())
+        .build();
     let core = ChatCore::new(store.clone(), queries, engine, tz, None, None);
 
     // 1. Commands per second through the core.

@@ -10,6 +10,7 @@ use chrono::Utc;
 use secrecy::SecretString;
 
 use crate::alerts::{AlertSettings, Alerts, Mailer};
+use crate::chat::delivery::ReportDelivery;
 use crate::chat::discord::start_discord;
 use crate::chat::telegram::TelegramChat;
 use crate::chat::{ChatCore, FanOutOutbox};
@@ -26,6 +27,46 @@ use crate::sandbox::{PageState, Sandbox, SandboxOptions};
 use crate::store::{NewAgent, Store};
 use crate::sync::{GraphSource, SyncEngine, SyncSettings, SystemClock};
 
+/// Connects and migrates; every entry point that touches data goes through here. The pool holds
+/// at least one connection per agent of a sync batch plus a few for chat and leases, so a batch
+/// never waits for a connection.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let connections = pool_size(config);
+    if connections > config.database.max_connections {
+        tracing::info!(
+            configured = config.database.max_connections,
+            connections,
+            "database.max_connections sube para cubrir sync.batch_size"
+        );
+    }
+    let store = crate::store::connect(&config.database.url, connections).await?;
+    store
+        .migrate()
+        .await
+        .context("no se pudieron aplicar las migraciones")?;
+    Ok(store)
+}
+
+/// `database.max_connections`, raised to `sync.batch_size` + 4 when smaller.
+pub fn pool_size(config: &Config) -> u32 {
+    let batch = u32::try_from(config.sync.batch_size.max(1)).unwrap_or(u32::MAX);
+    config.database.max_connections.max(batch.saturating_add(4))
+}
+
+/// Ctrl-C or SIGTERM (what service managers send).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 pub struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
@@ -38,11 +79,11 @@ pub struct App {
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let cipher = Arc::new(TokenCipher::from_config(&config)?);
-        let store = crate::cli::open_store(&config).await?;
+        let store = open_store(&config).await?;
         let tz = config.office.tz();
         let queries = Arc::new(Queries::new(store.clone(), tz));
         let graph = GraphClient::new(GraphConfig::from_config(&config));
-        let engine = SyncEngine::new(
+        let engine = SyncEngine::builder(
             store.clone(),
             Arc::new(GraphSource::new(graph.clone())),
             cipher.clone(),
@@ -50,7 +91,8 @@ impl App {
             SyncSettings::from_config(&config),
             tz,
         )
-        .with_queries(queries.clone());
+        .queries(queries.clone())
+        .build();
         Ok(Self {
             config,
             store,
@@ -62,12 +104,12 @@ impl App {
     }
 
     /// Takes over jobs whose process died, now and every 30 s, and helps other replicas with a
-    /// running bulk sync.
+    /// running bulk sync; stops when the engine shuts down.
     pub fn spawn_job_watcher(&self) -> tokio::task::JoinHandle<()> {
         let engine = self.engine.clone();
         let store = self.store.clone();
         tokio::spawn(async move {
-            loop {
+            while !engine.is_stopping() {
                 if let Err(e) = engine.recover().await {
                     tracing::warn!(
                         error = format!("{e:#}"),
@@ -180,6 +222,10 @@ impl Outbox for LateOutbox {
     async fn to_agent(&self, agent: AgentId, message: &OutMessage) -> anyhow::Result<usize> {
         self.get()?.to_agent(agent, message).await
     }
+
+    async fn to_chat(&self, platform: &str, chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
+        self.get()?.to_chat(platform, chat_id, message).await
+    }
 }
 
 /// What runs on top of the core parts: alerts, the chat core, the adapters' shared outbox and
@@ -191,6 +237,7 @@ pub struct Services {
     pub outbox: LateOutbox,
     pub health: Health,
     pub reports: Arc<Reports>,
+    pub delivery: Arc<ReportDelivery>,
 }
 
 impl App {
@@ -225,6 +272,12 @@ impl App {
             Arc::new(outbox.clone()),
             self.config.office.tz(),
         ));
+        let delivery = Arc::new(ReportDelivery::new(
+            self.store.clone(),
+            self.engine.clone(),
+            Arc::new(outbox.clone()),
+            Arc::new(SystemClock),
+        ));
         Services {
             alerts,
             onboarding,
@@ -232,6 +285,7 @@ impl App {
             outbox,
             health: Health::new(),
             reports,
+            delivery,
         }
     }
 
@@ -250,7 +304,7 @@ impl App {
             outboxes.push(telegram.outbox());
             services.health.set_adapter("telegram", true, None);
             if self.config.telegram.webhook_url.trim().is_empty() {
-                tasks.spawn(async move { telegram.run_polling(crate::cli::shutdown_signal()).await });
+                tasks.spawn(async move { telegram.run_polling(shutdown_signal()).await });
             } else {
                 telegram.register_webhook().await?;
                 webhook = Some(telegram.webhook_router());
@@ -276,6 +330,7 @@ impl Services {
         self.onboarding.set_outbox(outbox);
         tokio::spawn(self.alerts.clone().run(engine.subscribe()));
         self.reports.clone().spawn(engine.subscribe());
+        self.delivery.clone().spawn(engine.subscribe());
         self.onboarding.notify_disconnections(engine.subscribe());
     }
 

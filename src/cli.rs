@@ -11,7 +11,6 @@ use secrecy::ExposeSecret;
 use crate::config::Config;
 use crate::crypto::TokenCipher;
 use crate::domain::find_by_name;
-use crate::store::{self, Store};
 
 #[derive(Parser, Debug)]
 #[command(name = "pulso", version, about = "Métricas de Facebook de tu oficina, en el chat")]
@@ -103,7 +102,7 @@ pub async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let store = open_store(&config).await?;
+            let store = crate::app::open_store(&config).await?;
             println!(
                 "Migraciones aplicadas en {}",
                 crate::config::redact_url(&config.database.url)
@@ -140,16 +139,6 @@ pub async fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Connects and migrates; every entry point that touches data goes through here.
-pub async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    let store = store::connect(&config.database.url, config.database.max_connections).await?;
-    store
-        .migrate()
-        .await
-        .context("no se pudieron aplicar las migraciones")?;
-    Ok(store)
-}
-
 async fn run(config: Config) -> anyhow::Result<()> {
     let app = crate::app::App::build(config).await?;
     let services = app.services();
@@ -169,20 +158,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("no se pudo escuchar en {}", app.config.http.listen))?;
         tasks.spawn(async move {
-            crate::http::serve_with_shutdown(listener, router, shutdown_signal())
+            crate::http::serve_with_shutdown(listener, router, crate::app::shutdown_signal())
                 .await
                 .context("el servidor HTTP se detuvo")
         });
     }
     tracing::info!(database = %crate::config::redact_url(&app.config.database.url), "pulso listo");
     let outcome = tokio::select! {
-        _ = shutdown_signal() => Ok(()),
+        _ = crate::app::shutdown_signal() => Ok(()),
         Some(ended) = tasks.join_next() => match ended {
             Ok(result) => result,
             Err(e) => Err(anyhow::anyhow!("una tarea terminó de forma inesperada: {e}")),
         },
     };
     watcher.abort();
+    // Graceful stop: no new agents, the ones in flight finish (bounded), leases are released so
+    // another replica or the next start continues at once, and the chats following see why.
+    app.engine.shutdown().await;
+    // Lets the progress messages show "pausada por un reinicio" before the adapters go away.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     services.alerts.flush_emails().await;
     outcome
 }
@@ -279,22 +273,8 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM (what service managers send).
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 async fn agents(config: Config, command: AgentsCommand) -> anyhow::Result<()> {
-    let store = open_store(&config).await?;
+    let store = crate::app::open_store(&config).await?;
     let now = Utc::now();
     match command {
         AgentsCommand::Import { file } => {

@@ -109,6 +109,9 @@ pub struct Sync {
     pub lookback_days: i64,
     pub post_refresh_days: i64,
     pub lease_secs: i64,
+    pub page_limit_default_mins: i64,
+    pub page_limit_max_wait_mins: i64,
+    pub shutdown_grace_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -299,6 +302,9 @@ impl Config {
             ("sync.bulk_confirm_hours", self.sync.bulk_confirm_hours),
             ("sync.agent_min_interval_mins", self.sync.agent_min_interval_mins),
             ("sync.lookback_days", self.sync.lookback_days),
+            ("sync.page_limit_default_mins", self.sync.page_limit_default_mins),
+            ("sync.page_limit_max_wait_mins", self.sync.page_limit_max_wait_mins),
+            ("sync.shutdown_grace_secs", self.sync.shutdown_grace_secs),
         ];
         for (key, value) in non_negative {
             if value < 0 {

@@ -42,6 +42,11 @@ pub trait Outbox: Send + Sync {
     async fn to_team(&self, message: &OutMessage) -> anyhow::Result<()>;
     /// Returns how many chats the message reached (0 when the agent linked no chat identity).
     async fn to_agent(&self, agent: AgentId, message: &OutMessage) -> anyhow::Result<usize>;
+    /// Sends to one chat of `platform` ("telegram", "discord", "console") by its id; Ok(false) when
+    /// this outbox does not serve that platform (a sync's report for whoever asked).
+    async fn to_chat(&self, _platform: &str, _chat_id: &str, _message: &OutMessage) -> anyhow::Result<bool> {
+        Ok(false)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -59,7 +59,7 @@ async fn an_agent_connects_their_page_from_telegram_and_hears_back_there() {
     let mut settings = SyncSettings::from_config(&chat_support::config("http://127.0.0.1:9", "http://127.0.0.1:9"));
     settings.batch_delay = Duration::ZERO;
     settings.backfill_days = 30;
-    let engine = SyncEngine::new(
+    let engine = SyncEngine::builder(
         store.clone(),
         Arc::new(GraphSource::new(graph.clone())),
         cipher.clone(),
@@ -67,7 +67,8 @@ async fn an_agent_connects_their_page_from_telegram_and_hears_back_there() {
         settings,
         tz,
     )
-    .with_queries(queries.clone());
+    .queries(queries.clone())
+    .build();
 
     // An agent who linked Telegram but has no Page connected yet.
     let new = NewAgent {

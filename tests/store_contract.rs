@@ -366,11 +366,16 @@ async fn one_active_bulk_job_and_leases_with_fencing(t: TestStore) {
     );
 
     let claimed = s
-        .claim_items(job.id, "p2", 10, later + Duration::seconds(60), later)
+        .claim_items(job.id, "p2", 10, later + Duration::seconds(60), later, later)
         .await
         .unwrap();
     assert_eq!(claimed, vec![a, b]);
-    assert!(s.claim_items(job.id, "p3", 10, later, later).await.unwrap().is_empty());
+    assert!(
+        s.claim_items(job.id, "p3", 10, later, later, later)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // p2 is still working when its first lease would have run out: renewing keeps p3 away.
     let much_later = later + Duration::seconds(120);
     assert_eq!(
@@ -381,7 +386,7 @@ async fn one_active_bulk_job_and_leases_with_fencing(t: TestStore) {
     );
     assert_eq!(s.renew_item_leases(job.id, "p3", much_later).await.unwrap(), 0);
     assert!(
-        s.claim_items(job.id, "p3", 10, much_later, much_later)
+        s.claim_items(job.id, "p3", 10, much_later, much_later, much_later)
             .await
             .unwrap()
             .is_empty(),
@@ -398,7 +403,10 @@ async fn one_active_bulk_job_and_leases_with_fencing(t: TestStore) {
             .unwrap()
     );
     s.release_item(job.id, b, "p2").await.unwrap();
-    assert_eq!(s.claim_items(job.id, "p3", 10, later, later).await.unwrap(), vec![b]);
+    assert_eq!(
+        s.claim_items(job.id, "p3", 10, later, later, later).await.unwrap(),
+        vec![b]
+    );
     assert!(
         s.finish_item(job.id, b, "p3", ItemStatus::Failed, 3, 6, Some("token"), later)
             .await
@@ -442,7 +450,7 @@ async fn concurrent_claims_never_hand_out_an_item_twice(t: TestStore) {
             let mut mine = Vec::new();
             loop {
                 let got = store
-                    .claim_items(job.id, &owner, 3, now() + Duration::hours(1), now())
+                    .claim_items(job.id, &owner, 3, now() + Duration::hours(1), now(), now())
                     .await
                     .unwrap();
                 if got.is_empty() {
@@ -692,7 +700,7 @@ async fn finish_bulk(s: &dyn Store, agents: &[i64], synced: usize, at: DateTime<
         .unwrap()
         .unwrap();
     let claimed = s
-        .claim_items(job.id, "p1", 100, at + Duration::seconds(60), at)
+        .claim_items(job.id, "p1", 100, at + Duration::seconds(60), at, at)
         .await
         .unwrap();
     for (i, agent) in claimed.iter().enumerate() {

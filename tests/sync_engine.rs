@@ -85,7 +85,7 @@ async fn harness(agents: usize, settings: SyncSettings) -> Harness {
         inner: ManualClock::starting_at(start()),
         sleeps: Mutex::new(Vec::new()),
     });
-    let engine = SyncEngine::new(
+    let engine = SyncEngine::builder(
         store.clone(),
         source.clone(),
         cipher,
@@ -93,7 +93,8 @@ async fn harness(agents: usize, settings: SyncSettings) -> Harness {
         settings,
         "America/Mexico_City".parse().unwrap(),
     )
-    .with_lease_clock(clock.clone());
+    .lease_clock(clock.clone())
+    .build();
     let events = engine.subscribe();
     Harness {
         engine,
@@ -308,6 +309,7 @@ async fn a_rate_limit_from_the_api_pauses_instead_of_retrying() {
         vec![SourceError::RateLimited {
             reason: "límite de llamadas de la API alcanzado".into(),
             resume_after: Some(Duration::from_secs(600)),
+            page_level: false,
         }],
     );
     let job = h.engine.request_bulk("admin", false).await.unwrap();
@@ -381,6 +383,7 @@ async fn a_job_left_running_by_a_dead_process_is_resumed_after_its_lease_expires
             "dead-process",
             5,
             h.clock.now() + chrono::Duration::seconds(60),
+            h.clock.now(),
             h.clock.now(),
         )
         .await

@@ -85,7 +85,7 @@ impl World {
             app_secret: None,
             timeout: Duration::from_secs(10),
         });
-        SyncEngine::new(
+        SyncEngine::builder(
             store,
             Arc::new(GraphSource::new(client)),
             self.cipher.clone(),
@@ -93,7 +93,8 @@ impl World {
             settings,
             "America/Mexico_City".parse().unwrap(),
         )
-        .with_lease_clock(self.lease_clock.clone())
+        .lease_clock(self.lease_clock.clone())
+        .build()
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 
 use super::core::{Caller, ChatCore, ChatKind, Platform, Reply};
-use super::progress::{DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
+use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::to_console;
 use crate::domain::{AgentId, find_by_name};
 use crate::ports::{Attachment, OutMessage, Outbox};
@@ -216,6 +216,13 @@ impl ProgressSink for ConsoleProgress {
             .await
             .map_err(|e| EditError::Failed(e.to_string()))
     }
+
+    fn address(&self) -> Option<ChatAddress> {
+        Some(ChatAddress {
+            platform: Platform::Console.as_str(),
+            chat_id: "console".into(),
+        })
+    }
 }
 
 struct ConsoleOutbox {
@@ -242,6 +249,14 @@ impl Outbox for ConsoleOutbox {
         )
         .await?;
         Ok(1)
+    }
+
+    async fn to_chat(&self, platform: &str, _chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
+        if platform != Platform::Console.as_str() {
+            return Ok(false);
+        }
+        print_to(&self.out, &to_console(&message.text)).await?;
+        Ok(true)
     }
 }
 

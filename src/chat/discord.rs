@@ -2,7 +2,7 @@
 //! deferred response (ephemeral for personal data) that is then edited — with the answer, its
 //! attachment, or the sync's progress. Admins are members with a role from `[discord] admin_roles`.
 //!
-//! The gateway delivers interactions ([`start_discord`], [`run_discord`]); REST goes to
+//! The gateway delivers interactions ([`start_discord`]); REST goes to
 //! `[discord] api_url`, and the gateway's address comes from its `GET /gateway` answer, so tests
 //! run the whole path against a fake REST API and a fake WebSocket gateway on 127.0.0.1.
 
@@ -23,7 +23,7 @@ use serenity::http::{Http, HttpBuilder, HttpError};
 
 use super::commands::COMMANDS;
 use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
-use super::progress::{DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
+use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_discord_markdown};
 use crate::config::Config;
 use crate::domain::{AgentId, Period};
@@ -320,10 +320,28 @@ impl ProgressSink for DiscordProgress {
             Err(e) => Err(EditError::Failed(e.to_string())),
         }
     }
+
+    fn address(&self) -> Option<ChatAddress> {
+        Some(ChatAddress {
+            platform: Platform::Discord.as_str(),
+            chat_id: self.cmd.channel_id.get().to_string(),
+        })
+    }
 }
 
 #[async_trait]
 impl Outbox for DiscordChat {
+    async fn to_chat(&self, platform: &str, chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
+        let Ok(id) = chat_id.parse::<u64>() else {
+            return Ok(false);
+        };
+        if platform != Platform::Discord.as_str() || id == 0 {
+            return Ok(false);
+        }
+        self.send_to(ChannelId::new(id), message).await?;
+        Ok(true)
+    }
+
     async fn to_team(&self, message: &OutMessage) -> anyhow::Result<()> {
         let Some(channel) = self.inner.team_channel else {
             bail!("no hay canal de equipo de Discord configurado (discord.team_channel_id)");
@@ -385,15 +403,6 @@ impl EventHandler for Handler {
             let chat = chat.clone();
             tokio::spawn(async move { chat.handle_interaction(cmd).await });
         }
-    }
-}
-
-/// Runs the Discord bot on the gateway until Ctrl-C.
-pub async fn run_discord(core: ChatCore, config: &Config, token: SecretString) -> anyhow::Result<()> {
-    let (_outbox, gateway) = start_discord(core, config, token).await?;
-    tokio::select! {
-        result = gateway => result.context("la tarea del gateway de Discord falló")?,
-        _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }
 

@@ -10,7 +10,7 @@ use super::replies;
 use super::text::{bold, plain};
 use crate::domain::freshness::footer;
 use crate::domain::{find_by_name, hace};
-use crate::sync::JobStarted;
+use crate::sync::{JobStarted, SyncRefusal};
 
 const ALERTS_OFF: &str = "Las alertas no están configuradas en esta instalación.";
 const CONNECT_OFF: &str = "Conectar tu página desde el chat todavía no está disponible. Pide a tu admin que conecte tu página de Facebook por ti.";
@@ -18,6 +18,7 @@ const CONNECT_OFF: &str = "Conectar tu página desde el chat todavía no está d
 impl ChatCore {
     fn progress_reply(
         &self,
+        caller: &Caller,
         started: JobStarted,
         events: tokio::sync::broadcast::Receiver<crate::sync::SyncEvent>,
         name: Option<&str>,
@@ -27,14 +28,23 @@ impl ChatCore {
             (None, Some(name)) => format!("🔄 Sincronizando a {}… [{}] 0%", plain(name), replies::bar(0, 1)),
             (None, None) => replies::starting_text(started.total),
         };
+        self.follow_reply(caller, started.job_id, text, events)
+    }
+
+    /// A reply that follows job `job_id` and records the chat as waiting for its report.
+    fn follow_reply(
+        &self,
+        caller: &Caller,
+        job_id: crate::domain::JobId,
+        text: String,
+        events: tokio::sync::broadcast::Receiver<crate::sync::SyncEvent>,
+    ) -> Reply {
+        let engine = &self.inner.engine;
         Reply {
-            progress: Some(ProgressJob::new(
-                started.job_id,
-                text.clone(),
-                events,
-                self.inner.store.clone(),
-                self.inner.tz,
-            )),
+            progress: Some(
+                ProgressJob::new(job_id, text.clone(), events, self.inner.store.clone(), self.inner.tz)
+                    .subscribed(caller.tag(), engine.owner().to_string()),
+            ),
             text,
             attachment: None,
             visibility: Visibility::Public,
@@ -46,7 +56,12 @@ impl ChatCore {
         // Subscribe before the job exists, so not a single progress event is missed.
         let events = self.inner.engine.subscribe();
         match self.inner.engine.request_bulk(&caller.tag(), confirmed).await {
-            Ok(started) => Ok(self.progress_reply(started, events, None)),
+            Ok(started) => Ok(self.progress_reply(caller, started, events, None)),
+            // Joins the running sync: this chat follows it and gets its report.
+            Err(refusal @ SyncRefusal::AlreadyRunning) => match self.inner.engine.running_bulk().await {
+                Some(job_id) => Ok(self.follow_reply(caller, job_id, refusal.to_string(), events)),
+                None => Err(Fail::User(refusal.to_string())),
+            },
             Err(refusal) => Err(Fail::User(refusal.to_string())),
         }
     }
@@ -80,7 +95,11 @@ impl ChatCore {
         };
         let events = self.inner.engine.subscribe();
         match self.inner.engine.request_agent(agent.id, &caller.tag()).await {
-            Ok(started) => Ok(self.progress_reply(started, events, Some(&agent.name))),
+            Ok(started) => Ok(self.progress_reply(caller, started, events, Some(&agent.name))),
+            Err(refusal @ SyncRefusal::AgentBusy { .. }) => match self.inner.engine.active_agent_job(agent.id).await {
+                Some(job_id) => Ok(self.follow_reply(caller, job_id, refusal.to_string(), events)),
+                None => Err(Fail::User(refusal.to_string())),
+            },
             Err(refusal) => Err(Fail::User(refusal.to_string())),
         }
     }

@@ -10,14 +10,17 @@
 //!
 //! Wiring for `pulso run` / `pulso demo`:
 //! - [`ChatCore::new`] once, shared by every adapter;
-//! - [`run_telegram`] / [`TelegramChat`], [`run_discord`] / [`DiscordChat`], [`run_console`] /
+//! - [`TelegramChat`], [`discord::start_discord`] / [`DiscordChat`], [`run_console`] /
 //!   [`ConsoleChat`];
+//! - [`delivery::ReportDelivery`], so whoever asked for a sync gets its report even when another
+//!   process (or a restarted one) finished it;
 //! - [`FanOutOutbox`] over the adapters' outboxes for alerts, and [`spawn_notice_forwarder`] so an
 //!   agent hears privately when their Facebook connection breaks or expires.
 
 pub mod commands;
 pub mod console;
 mod core;
+pub mod delivery;
 pub mod discord;
 mod handlers;
 mod handlers_admin;
@@ -32,8 +35,8 @@ pub mod text;
 pub use self::core::{Caller, ChatCore, ChatKind, Plan, Platform, Reply, Visibility};
 pub use commands::{Command, ParseOutcome, parse};
 pub use console::{ConsoleChat, ConsoleOptions, run_console};
-pub use discord::{DiscordChat, run_discord};
+pub use discord::DiscordChat;
 pub use outbox::{FanOutOutbox, spawn_notice_forwarder};
 pub use permissions::{Access, Identity, Scope};
 pub use progress::{EditError, ProgressJob, ProgressSink};
-pub use telegram::{TelegramChat, run_telegram};
+pub use telegram::TelegramChat;

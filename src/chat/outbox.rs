@@ -47,6 +47,15 @@ impl Outbox for FanOutOutbox {
         }
     }
 
+    async fn to_chat(&self, platform: &str, chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
+        for o in &self.outboxes {
+            if o.to_chat(platform, chat_id, message).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     async fn to_agent(&self, agent: AgentId, message: &OutMessage) -> anyhow::Result<usize> {
         let mut reached = 0;
         let mut last_error = None;

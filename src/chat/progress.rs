@@ -1,6 +1,10 @@
 //! Following a sync in one chat message: the adapter sends the first text, then [`follow`] edits
 //! it as the engine's events arrive — at most one edit per debounce window, always ending with the
 //! report — and copes with "message is not modified" and retry-after answers.
+//!
+//! A chat whose sink has an address is also recorded in the database as waiting for the job's
+//! report: if this process stops or dies before the job ends, whichever process ends it sends the
+//! report there (the report delivery task); the report goes out once, claimed in the database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +16,8 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use super::replies;
 use crate::domain::JobId;
-use crate::store::Store;
-use crate::sync::SyncEvent;
+use crate::store::{NewSubscriber, Store};
+use crate::sync::{Progress, SyncEvent};
 
 /// Default minimum gap between two edits of one progress message.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_secs(2);
@@ -30,6 +34,14 @@ pub struct ProgressJob {
     events: broadcast::Receiver<SyncEvent>,
     store: Arc<dyn Store>,
     tz: Tz,
+    /// Who asked and which process follows: set for chats that must get the report in any case.
+    asked: Option<Asked>,
+}
+
+#[derive(Debug, Clone)]
+struct Asked {
+    requested_by: String,
+    follower: String,
 }
 
 impl std::fmt::Debug for ProgressJob {
@@ -52,8 +64,25 @@ impl ProgressJob {
             events,
             store,
             tz,
+            asked: None,
         }
     }
+
+    /// Records the chat as waiting for the report (when the sink has an address), on behalf of
+    /// `requested_by` ("telegram:123"), followed live by the process `follower` (the engine's owner).
+    pub(crate) fn subscribed(mut self, requested_by: String, follower: String) -> Self {
+        self.asked = Some(Asked { requested_by, follower });
+        self
+    }
+}
+
+/// A chat a report can be sent to later, by any process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatAddress {
+    /// `Platform::as_str()`: "telegram", "discord" or "console".
+    pub platform: &'static str,
+    /// Telegram chat id, Discord channel id, "console".
+    pub chat_id: String,
 }
 
 /// Why an edit did not happen.
@@ -72,6 +101,12 @@ pub enum EditError {
 pub trait ProgressSink: Send + Sync {
     /// Replaces the message's text (plain text with bold markers; the sink renders it).
     async fn edit(&self, text: &str) -> Result<(), EditError>;
+
+    /// Where a later report for this chat goes if the message cannot be edited any more (another
+    /// process ends the job). None: the report is only edited in.
+    fn address(&self) -> Option<ChatAddress> {
+        None
+    }
 }
 
 /// How following ended.
@@ -92,14 +127,31 @@ pub async fn follow(mut job: ProgressJob, sink: &dyn ProgressSink, debounce: Dur
     let mut shown = job.initial_text.clone();
     let mut pending: Option<String> = None;
     let mut edits = 0;
+    let subscription = subscribe(&job, sink).await;
+    let mut taken_over = false;
     let final_text = loop {
         let due = last_edit + debounce;
         tokio::select! {
             event = timeout(QUIET_CHECK, job.events.recv()) => match event {
                 Ok(Ok(event)) if event.job_id() == Some(job.job_id) => match event {
                     SyncEvent::Finished(report) => break Some(replies::report_text(&report)),
+                    SyncEvent::TakenOver { .. } => taken_over = true,
+                    SyncEvent::Interrupted(progress) => {
+                        // This process is stopping: say so now; the report comes from the process
+                        // that finishes the job (the subscription was handed over).
+                        let text = interrupted_text(&progress);
+                        let delivered = sink.edit(&text).await.is_ok();
+                        return FollowOutcome {
+                            final_text: None,
+                            delivered,
+                            edits: edits + usize::from(delivered),
+                        };
+                    }
                     other => {
-                        if let Some(text) = event_text(&other, job.tz) {
+                        if let Some(mut text) = event_text(&other, job.tz) {
+                            if taken_over {
+                                text.push_str(TAKEN_OVER_NOTE);
+                            }
                             pending = Some(text);
                         }
                     }
@@ -147,6 +199,14 @@ pub async fn follow(mut job: ProgressJob, sink: &dyn ProgressSink, debounce: Dur
             edits,
         };
     };
+    if !claim(&job, subscription).await {
+        // Another process already sent this chat its report.
+        return FollowOutcome {
+            final_text: None,
+            delivered: true,
+            edits,
+        };
+    }
     let mut due = last_edit + debounce;
     for _ in 0..FINAL_ATTEMPTS {
         sleep_until(due).await;
@@ -183,6 +243,51 @@ pub async fn follow(mut job: ProgressJob, sink: &dyn ProgressSink, debounce: Dur
     }
 }
 
+const TAKEN_OVER_NOTE: &str = "\n↩️ Retomada tras un reinicio";
+
+/// What the message says when this process stops in the middle of the sync.
+pub fn interrupted_text(p: &Progress) -> String {
+    format!(
+        "⏸️ Sincronización pausada por un reinicio de pulso ({}/{} agentes). Continuará sola y te enviaré el informe aquí cuando termine.",
+        p.done, p.total
+    )
+}
+
+/// Records the chat as waiting for the job's report; the subscription's id when recorded.
+async fn subscribe(job: &ProgressJob, sink: &dyn ProgressSink) -> Option<i64> {
+    let asked = job.asked.as_ref()?;
+    let address = sink.address()?;
+    let sub = NewSubscriber {
+        job_id: job.job_id,
+        platform: address.platform.to_string(),
+        chat_id: address.chat_id,
+        requested_by: asked.requested_by.clone(),
+        follower: Some(asked.follower.clone()),
+    };
+    match job.store.add_job_subscriber(&sub, chrono::Utc::now()).await {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::warn!(job_id = job.job_id, error = %e, "no se pudo registrar quién espera el informe");
+            None
+        }
+    }
+}
+
+/// Claims the chat's report before writing it: false when another process already sent it.
+async fn claim(job: &ProgressJob, subscription: Option<i64>) -> bool {
+    let Some(id) = subscription else {
+        return true;
+    };
+    match job.store.claim_job_subscriber(id, chrono::Utc::now()).await {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            // Better twice than never: the database is the only other way to know.
+            tracing::warn!(job_id = job.job_id, error = %e, "no se pudo reclamar el envío del informe");
+            true
+        }
+    }
+}
+
 /// The text an event puts in the message (None: nothing to show).
 fn event_text(event: &SyncEvent, tz: Tz) -> Option<String> {
     match event {
@@ -191,7 +296,9 @@ fn event_text(event: &SyncEvent, tz: Tz) -> Option<String> {
         }
         SyncEvent::Paused { progress, until, .. } => Some(replies::paused_text(progress, *until, tz)),
         SyncEvent::Queued { .. } => Some(replies::QUEUED_TEXT.to_string()),
-        SyncEvent::Finished(_) | SyncEvent::Notice { .. } => None,
+        SyncEvent::Finished(_) | SyncEvent::Notice { .. } | SyncEvent::TakenOver { .. } | SyncEvent::Interrupted(_) => {
+            None
+        }
     }
 }
 

@@ -163,11 +163,15 @@ pub fn starting_text(total: usize) -> String {
 /// The final report of a sync: synced / failed with reasons / skipped.
 pub fn report_text(r: &JobReport) -> String {
     let title = match r.status {
+        _ if r.synced.is_empty() && r.failed.is_empty() && r.deferred.is_empty() => {
+            "⏭️ No se actualizó ningún agente: todos fueron omitidos"
+        }
+        JobStatus::Completed if !r.deferred.is_empty() => "⚠️ Actualización terminada con agentes en espera",
         JobStatus::Completed => "✅ Datos actualizados exitosamente",
         JobStatus::Partial => "⚠️ Actualización terminada con errores",
         _ => "❌ La actualización falló",
     };
-    let total = r.synced.len() + r.failed.len() + r.skipped.len();
+    let total = r.synced.len() + r.failed.len() + r.skipped.len() + r.deferred.len();
     let mut out = vec![
         bold(title),
         format!(
@@ -177,7 +181,14 @@ pub fn report_text(r: &JobReport) -> String {
             r.skipped.len()
         ),
     ];
-    for (label, list) in [("❌ Fallidos:", &r.failed), ("⏭️ Omitidos:", &r.skipped)] {
+    if !r.deferred.is_empty() {
+        out.push(format!("En espera por el límite de su página: {}", r.deferred.len()));
+    }
+    for (label, list) in [
+        ("❌ Fallidos:", &r.failed),
+        ("⏭️ Omitidos:", &r.skipped),
+        ("⏳ En espera (límite de llamadas de su página):", &r.deferred),
+    ] {
         if !list.is_empty() {
             out.push(label.to_string());
             for a in list.iter().take(25) {

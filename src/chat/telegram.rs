@@ -20,7 +20,7 @@ use teloxide::{ApiError, RequestError};
 
 use super::commands::COMMANDS;
 use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
-use super::progress::{DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
+use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_console, to_telegram_html};
 use crate::config::Config;
 use crate::domain::AgentId;
@@ -346,10 +346,29 @@ impl ProgressSink for TelegramProgress {
             Err(e) => Err(EditError::Failed(e.to_string())),
         }
     }
+
+    fn address(&self) -> Option<ChatAddress> {
+        Some(ChatAddress {
+            platform: Platform::Telegram.as_str(),
+            chat_id: self.chat.0.to_string(),
+        })
+    }
 }
 
 #[async_trait]
 impl Outbox for TelegramChat {
+    async fn to_chat(&self, platform: &str, chat_id: &str, message: &OutMessage) -> anyhow::Result<bool> {
+        let Ok(id) = chat_id.parse::<i64>() else {
+            return Ok(false);
+        };
+        if platform != Platform::Telegram.as_str() {
+            return Ok(false);
+        }
+        self.send_parts(ChatId(id), &message.text, message.attachment.as_ref())
+            .await?;
+        Ok(true)
+    }
+
     async fn to_team(&self, message: &OutMessage) -> anyhow::Result<()> {
         let Some(chat) = self.inner.team_chat else {
             bail!("no hay chat de equipo de Telegram configurado (telegram.team_chat_id)");
@@ -377,29 +396,4 @@ impl Outbox for TelegramChat {
         }
         Ok(reached)
     }
-}
-
-/// Runs the Telegram bot until Ctrl-C: long polling, or — when `[telegram] webhook_url` is set —
-/// registers the webhook and serves it on `[http] listen` (if pulso's HTTP server already binds
-/// that address, build a [`TelegramChat`] and merge [`TelegramChat::webhook_router`] instead).
-pub async fn run_telegram(core: ChatCore, config: &Config, token: SecretString) -> anyhow::Result<()> {
-    let chat = TelegramChat::connect(core, config, &token, None).await?;
-    if config.telegram.webhook_url.trim().is_empty() {
-        return chat
-            .run_polling(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await;
-    }
-    chat.register_webhook().await?;
-    let listener = tokio::net::TcpListener::bind(&config.http.listen)
-        .await
-        .with_context(|| format!("no se pudo escuchar en {}", config.http.listen))?;
-    axum::serve(listener, chat.webhook_router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("el servidor del webhook de Telegram se detuvo")?;
-    Ok(())
 }

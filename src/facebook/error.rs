@@ -12,6 +12,12 @@ const RATE_LIMIT_CODES: [i64; 7] = [4, 17, 32, 341, 368, 613, 80001];
 /// Business-use-case throttles (80000–80014): Pages, Instagram, ads, messenger…
 const BUC_CODES: std::ops::RangeInclusive<i64> = 80000..=80014;
 
+/// True for the limits of one Page (#32, #80001 and the other business-use-case codes): only that
+/// Page must wait; the app's own limits (#4, #17, #613…) stop every call.
+pub fn is_page_limit(code: i64) -> bool {
+    code == 32 || BUC_CODES.contains(&code)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     /// Network error, timeout, HTTP 5xx, Graph codes 1/2 or `is_transient`: worth retrying soon.

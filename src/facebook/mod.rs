@@ -23,7 +23,7 @@ use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-pub use error::{FetchError, GraphErrorBody, classify, parse_error_body};
+pub use error::{FetchError, GraphErrorBody, classify, is_page_limit, parse_error_body};
 pub use fetch::{AgentFetch, AgentPlan};
 pub use gate::{CallGate, GateClosed, NoGate};
 pub use insights::{

@@ -63,6 +63,15 @@ impl Reports {
                     }
                     Err(RecvError::Closed) => return,
                 };
+                // One summary per job, whichever runner or replica reports its end.
+                match self.store.claim_job_summary(report.job_id, Utc::now()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.reported.send_replace(report.job_id);
+                        continue;
+                    }
+                    Err(e) => tracing::warn!(job_id = report.job_id, error = %e, "no se pudo reclamar el resumen"),
+                }
                 match self.after_bulk_sync(&report).await {
                     Ok(messages) => {
                         for message in messages {

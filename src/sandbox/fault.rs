@@ -26,6 +26,10 @@ pub enum Fault {
     Slow(Duration),
     /// (#80001) for Page tokens, (#4) otherwise, with `estimated_time_to_regain_access`.
     RateLimited,
+    /// This Page alone answers (#80001) with `estimated_time_to_regain_access` = `regain_minutes`
+    /// in its `X-Business-Use-Case-Usage`, for the next `remaining` requests; other Pages are
+    /// unaffected. Counted in requests, not time, so a test's manual clock decides the wait.
+    PageLimited { regain_minutes: u64, remaining: u32 },
 }
 
 impl Fault {
@@ -50,6 +54,15 @@ impl Fault {
             "http503" | "http503_html" | "503" => Fault::Http503Html { remaining: count(1)? },
             "slow" => Fault::Slow(parse_duration(arg.ok_or("slow needs a delay, e.g. slow:500ms")?)?),
             "rate_limited" | "rate_limit" => Fault::RateLimited,
+            "page_limited" => {
+                let arg = arg.ok_or("page_limited needs minutes, e.g. page_limited:10 or page_limited:10/3")?;
+                let (minutes, remaining) = arg.split_once('/').unwrap_or((arg, "1"));
+                let bad = || format!("«{arg}» is not MINUTES[/REQUESTS]");
+                Fault::PageLimited {
+                    regain_minutes: minutes.trim().parse().map_err(|_| bad())?,
+                    remaining: remaining.trim().parse().map_err(|_| bad())?,
+                }
+            }
             other => return Err(format!("unknown fault «{other}»")),
         };
         Ok(fault)
@@ -92,6 +105,10 @@ impl fmt::Display for Fault {
             Fault::Http503Html { remaining } => write!(f, "http503:{remaining}"),
             Fault::Slow(d) => write!(f, "slow:{}ms", d.as_millis()),
             Fault::RateLimited => f.write_str("rate_limited"),
+            Fault::PageLimited {
+                regain_minutes,
+                remaining,
+            } => write!(f, "page_limited:{regain_minutes}/{remaining}"),
         }
     }
 }
@@ -125,6 +142,7 @@ mod tests {
             "http503:3",
             "slow:250ms",
             "rate_limited",
+            "page_limited:10/2",
         ] {
             let fault = Fault::parse(text).unwrap();
             assert_eq!(fault.to_string(), text);
@@ -132,6 +150,13 @@ mod tests {
         assert_eq!(Fault::parse("transient").unwrap(), Fault::Transient { remaining: 1 });
         assert_eq!(Fault::parse("slow:2s").unwrap(), Fault::Slow(Duration::from_secs(2)));
         assert!(Fault::parse("explode").is_err());
+        assert_eq!(
+            Fault::parse("page_limited:7").unwrap(),
+            Fault::PageLimited {
+                regain_minutes: 7,
+                remaining: 1
+            }
+        );
         assert_eq!(
             Fault::parse_assignment("123=token_expired").unwrap(),
             ("123".to_string(), Fault::TokenExpired)

@@ -138,6 +138,11 @@ impl Sandbox {
             Fault::NotFound => return Err(reply::object_missing(target.unwrap_or_default())),
             Fault::Transient { .. } => return Err(reply::transient()),
             Fault::Http503Html { .. } => return Err(reply::html_503()),
+            Fault::PageLimited { regain_minutes, .. } => {
+                let page = target.unwrap_or_default();
+                return Err(reply::page_rate_limited()
+                    .header("x-business-use-case-usage", &buc_usage(page, 100, regain_minutes)));
+            }
             Fault::RateLimited => {
                 let page = target.unwrap_or_default();
                 return Err(match kind {

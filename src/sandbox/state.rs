@@ -240,14 +240,18 @@ impl State {
         };
         let current = fault.clone();
         match fault {
-            Fault::Transient { remaining } | Fault::Http503Html { remaining } => {
+            Fault::Transient { remaining }
+            | Fault::Http503Html { remaining }
+            | Fault::PageLimited { remaining, .. } => {
                 *remaining = remaining.saturating_sub(1);
                 if *remaining == 0 {
                     self.faults.remove(page_id);
                 }
                 if matches!(
                     current,
-                    Fault::Transient { remaining: 0 } | Fault::Http503Html { remaining: 0 }
+                    Fault::Transient { remaining: 0 }
+                        | Fault::Http503Html { remaining: 0 }
+                        | Fault::PageLimited { remaining: 0, .. }
                 ) {
                     return Fault::None;
                 }

@@ -459,8 +459,9 @@ macro_rules! impl_store {
                 n: i64,
                 lease_until: DateTime<Utc>,
                 now: DateTime<Utc>,
+                ready_at: DateTime<Utc>,
             ) -> StoreResult<Vec<AgentId>> {
-                self.claim_items_sql(job, owner, n, lease_until, now).await
+                self.claim_items_sql(job, owner, n, lease_until, now, ready_at).await
             }
 
             async fn finish_item(
@@ -491,6 +492,60 @@ macro_rules! impl_store {
 
             async fn job_items(&self, job: JobId) -> StoreResult<Vec<JobItem>> {
                 self.job_items_sql(job).await
+            }
+
+            async fn defer_item(
+                &self,
+                job: JobId,
+                agent: AgentId,
+                owner: &str,
+                until: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                self.defer_item_sql(job, agent, owner, until).await
+            }
+
+            async fn next_deferred(&self, job: JobId) -> StoreResult<Option<DateTime<Utc>>> {
+                self.next_deferred_sql(job).await
+            }
+
+            async fn release_owned_items(&self, job: JobId, owner: &str) -> StoreResult<u64> {
+                self.release_owned_items_sql(job, owner).await
+            }
+
+            async fn release_job_lease(&self, id: JobId, fencing: i64) -> StoreResult<bool> {
+                self.release_job_lease_sql(id, fencing).await
+            }
+
+            async fn last_agent_attempt(&self, agent: AgentId) -> StoreResult<Option<DateTime<Utc>>> {
+                self.last_agent_attempt_sql(agent).await
+            }
+
+            async fn latest_productive_bulk(&self) -> StoreResult<Option<SyncJob>> {
+                self.latest_productive_bulk_sql().await
+            }
+
+            async fn add_job_subscriber(&self, sub: &$crate::store::NewSubscriber, now: DateTime<Utc>) -> StoreResult<i64> {
+                self.add_job_subscriber_sql(sub, now).await
+            }
+
+            async fn claim_job_subscriber(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+                self.claim_job_subscriber_sql(id, now).await
+            }
+
+            async fn unclaim_job_subscriber(&self, id: i64) -> StoreResult<()> {
+                self.unclaim_job_subscriber_sql(id).await
+            }
+
+            async fn undelivered_subscribers(&self) -> StoreResult<Vec<$crate::store::JobSubscriber>> {
+                self.undelivered_subscribers_sql().await
+            }
+
+            async fn unfollow_subscribers(&self, job: JobId, follower: &str) -> StoreResult<u64> {
+                self.unfollow_subscribers_sql(job, follower).await
+            }
+
+            async fn claim_job_summary(&self, job: JobId, now: DateTime<Utc>) -> StoreResult<bool> {
+                self.claim_job_summary_sql(job, now).await
             }
 
             async fn fire_alert(

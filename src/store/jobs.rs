@@ -250,6 +250,7 @@ macro_rules! job_methods {
                 n: i64,
                 lease_until: DateTime<Utc>,
                 now: DateTime<Utc>,
+                ready_at: DateTime<Utc>,
             ) -> StoreResult<Vec<AgentId>> {
                 let mut claimed: Vec<(i64, i64)> = sqlx::query_as($claim_sql)
                     .bind(job)
@@ -257,6 +258,7 @@ macro_rules! job_methods {
                     .bind(lease_until)
                     .bind(now)
                     .bind(n)
+                    .bind(ready_at)
                     .fetch_all(&self.pool)
                     .await?;
                 claimed.sort_by_key(|(_, position)| *position);
@@ -344,6 +346,164 @@ macro_rules! job_methods {
                 .bind(job)
                 .fetch_one(&self.pool)
                 .await?)
+            }
+
+            pub(crate) async fn defer_item_sql(
+                &self,
+                job: JobId,
+                agent: AgentId,
+                owner: &str,
+                until: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE sync_job_items SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, \
+                       deferred_until = $4 \
+                     WHERE job_id = $1 AND agent_id = $2 AND lease_owner = $3 AND status = 'running'",
+                )
+                .bind(job)
+                .bind(agent)
+                .bind(owner)
+                .bind(until)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn next_deferred_sql(&self, job: JobId) -> StoreResult<Option<DateTime<Utc>>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT MIN(deferred_until) FROM sync_job_items \
+                     WHERE job_id = $1 AND status = 'pending' AND deferred_until IS NOT NULL",
+                )
+                .bind(job)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            pub(crate) async fn release_owned_items_sql(&self, job: JobId, owner: &str) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "UPDATE sync_job_items SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE job_id = $1 AND lease_owner = $2 AND status = 'running'",
+                )
+                .bind(job)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            pub(crate) async fn release_job_lease_sql(&self, id: JobId, fencing: i64) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE sync_jobs SET lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE id = $1 AND fencing_token = $2 AND status IN ('pending', 'running', 'paused')",
+                )
+                .bind(id)
+                .bind(fencing)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn last_agent_attempt_sql(&self, agent: AgentId) -> StoreResult<Option<DateTime<Utc>>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT MAX(finished_at) FROM sync_job_items WHERE agent_id = $1 AND status IN ('synced', 'failed')",
+                )
+                .bind(agent)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            pub(crate) async fn latest_productive_bulk_sql(&self) -> StoreResult<Option<SyncJob>> {
+                let row: Option<JobRow> = sqlx::query_as(concat!(
+                    "SELECT ",
+                    job_columns!(),
+                    " FROM sync_jobs WHERE kind = 'manual_all' AND synced_agents > 0 \
+                     ORDER BY created_at DESC, id DESC LIMIT 1"
+                ))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(SyncJob::try_from).transpose()
+            }
+
+            pub(crate) async fn add_job_subscriber_sql(
+                &self,
+                sub: &$crate::store::NewSubscriber,
+                now: DateTime<Utc>,
+            ) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO job_subscribers (job_id, platform, chat_id, requested_by, follower, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(sub.job_id)
+                .bind(&sub.platform)
+                .bind(&sub.chat_id)
+                .bind(&sub.requested_by)
+                .bind(&sub.follower)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            pub(crate) async fn claim_job_subscriber_sql(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE job_subscribers SET delivered_at = $2 WHERE id = $1 AND delivered_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn unclaim_job_subscriber_sql(&self, id: i64) -> StoreResult<()> {
+                sqlx::query("UPDATE job_subscribers SET delivered_at = NULL, follower = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            pub(crate) async fn undelivered_subscribers_sql(&self) -> StoreResult<Vec<$crate::store::JobSubscriber>> {
+                let rows: Vec<(i64, i64, String, String, String, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+                    "SELECT s.id, s.job_id, s.platform, s.chat_id, s.requested_by, s.follower, j.completed_at \
+                     FROM job_subscribers s JOIN sync_jobs j ON j.id = s.job_id \
+                     WHERE s.delivered_at IS NULL AND j.status IN ('completed', 'partial', 'failed') ORDER BY s.id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, job_id, platform, chat_id, requested_by, follower, job_completed_at)| {
+                        $crate::store::JobSubscriber {
+                            id,
+                            job_id,
+                            platform,
+                            chat_id,
+                            requested_by,
+                            follower,
+                            job_completed_at,
+                        }
+                    })
+                    .collect())
+            }
+
+            pub(crate) async fn unfollow_subscribers_sql(&self, job: JobId, follower: &str) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "UPDATE job_subscribers SET follower = NULL WHERE job_id = $1 AND follower = $2 AND delivered_at IS NULL",
+                )
+                .bind(job)
+                .bind(follower)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            pub(crate) async fn claim_job_summary_sql(&self, job: JobId, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE sync_jobs SET summary_claimed_at = $2 WHERE id = $1 AND summary_claimed_at IS NULL",
+                )
+                .bind(job)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             pub(crate) async fn job_items_sql(&self, job: JobId) -> StoreResult<Vec<JobItem>> {

@@ -134,6 +134,31 @@ pub struct PageCandidate {
     pub scopes: Vec<String>,
 }
 
+/// A chat that asked about a sync job and gets its final report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscriber {
+    pub job_id: JobId,
+    /// `telegram`, `discord` or `console`.
+    pub platform: String,
+    /// Where the report goes on that platform (Telegram chat id, Discord channel id).
+    pub chat_id: String,
+    pub requested_by: String,
+    /// The process following the chat's progress message live (it delivers itself); None = any.
+    pub follower: Option<String>,
+}
+
+/// A subscriber whose job ended and whose report is still owed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSubscriber {
+    pub id: i64,
+    pub job_id: JobId,
+    pub platform: String,
+    pub chat_id: String,
+    pub requested_by: String,
+    pub follower: Option<String>,
+    pub job_completed_at: Option<DateTime<Utc>>,
+}
+
 /// A post with the agent it belongs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentPost {
@@ -309,7 +334,9 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Claims up to `n` pending items (or running items whose lease expired) for `owner`.
+    /// Claims up to `n` pending items (or running items whose lease expired at `now`) for `owner`;
+    /// a deferred item only once `ready_at` reached its `deferred_until` (the engine's clock, while
+    /// leases are judged by the wall clock).
     async fn claim_items(
         &self,
         job: JobId,
@@ -317,6 +344,7 @@ pub trait Store: Send + Sync + 'static {
         n: i64,
         lease_until: DateTime<Utc>,
         now: DateTime<Utc>,
+        ready_at: DateTime<Utc>,
     ) -> StoreResult<Vec<AgentId>>;
     /// Records an item's outcome if `owner` still holds it; refreshes the job's counters.
     #[allow(clippy::too_many_arguments)]
@@ -338,6 +366,33 @@ pub trait Store: Send + Sync + 'static {
     async fn job_items(&self, job: JobId) -> StoreResult<Vec<JobItem>>;
     /// Items not finished yet (pending, or running somewhere).
     async fn pending_items(&self, job: JobId) -> StoreResult<i64>;
+
+    // ── sync reliability ──
+    /// Gives a running item back until `until` (its Page is rate-limited): `claim_items` skips it
+    /// while `now` < `until`. False if `owner` no longer held it.
+    async fn defer_item(&self, job: JobId, agent: AgentId, owner: &str, until: DateTime<Utc>) -> StoreResult<bool>;
+    /// The earliest time a deferred pending item of the job becomes claimable again.
+    async fn next_deferred(&self, job: JobId) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Gives back every item `owner` still runs in the job (after a failure or at shutdown).
+    async fn release_owned_items(&self, job: JobId, owner: &str) -> StoreResult<u64>;
+    /// Frees the job's lease while keeping it active, so another process resumes it at once.
+    async fn release_job_lease(&self, id: JobId, fencing: i64) -> StoreResult<bool>;
+    /// When the agent was last tried (synced or failed) by any job.
+    async fn last_agent_attempt(&self, agent: AgentId) -> StoreResult<Option<DateTime<Utc>>>;
+    /// The newest bulk job that synced at least one agent.
+    async fn latest_productive_bulk(&self) -> StoreResult<Option<SyncJob>>;
+    /// Records a chat waiting for a job's final report; returns its id.
+    async fn add_job_subscriber(&self, sub: &NewSubscriber, now: DateTime<Utc>) -> StoreResult<i64>;
+    /// Claims the delivery of one subscriber's report: true for exactly one caller.
+    async fn claim_job_subscriber(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Gives a claim back when the report could not be sent (any process retries it).
+    async fn unclaim_job_subscriber(&self, id: i64) -> StoreResult<()>;
+    /// Subscribers of finished jobs whose report has not gone out.
+    async fn undelivered_subscribers(&self) -> StoreResult<Vec<JobSubscriber>>;
+    /// Hands the subscribers `follower` was following over to any process (it died or stopped).
+    async fn unfollow_subscribers(&self, job: JobId, follower: &str) -> StoreResult<u64>;
+    /// Claims the team's completion summary of a job: true for exactly one caller.
+    async fn claim_job_summary(&self, job: JobId, now: DateTime<Utc>) -> StoreResult<bool>;
 
     // ── alerts ──
     /// Keeps the alert with this fingerprint firing: updates the open incident (and un-clears it) or

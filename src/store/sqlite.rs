@@ -57,7 +57,8 @@ impl SqliteStore {
 /// SQLite serialises writers, so a single UPDATE … RETURNING claims atomically.
 const CLAIM_ITEMS: &str = "UPDATE sync_job_items SET status = 'running', lease_owner = $2, lease_expires_at = $3 \
      WHERE job_id = $1 AND agent_id IN (SELECT agent_id FROM sync_job_items WHERE job_id = $1 \
-       AND (status = 'pending' OR (status = 'running' AND lease_expires_at < $4)) ORDER BY position LIMIT $5) \
+       AND ((status = 'pending' AND (deferred_until IS NULL OR deferred_until <= $6)) \
+       OR (status = 'running' AND lease_expires_at < $4)) ORDER BY position LIMIT $5) \
      RETURNING agent_id, position";
 
 impl_store!(

@@ -26,7 +26,12 @@ pub(super) enum ItemResult {
     Skipped {
         reason: String,
     },
-    /// The budget or Meta's rate limit stopped us: the item goes back to pending.
+    /// This agent's Page reached its own rate limit: only this agent waits `after`.
+    Deferred {
+        after: Duration,
+        calls: u64,
+    },
+    /// The budget or Meta's app-wide rate limit stopped us: the item goes back to pending.
     Paused {
         until: DateTime<Utc>,
         reason: String,
@@ -115,6 +120,7 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
     let mut calls = 0;
     let mut max_usage = 0;
     let mut attempt = 0;
+    let mut local_waits = 0;
     loop {
         attempt += 1;
         let gate = inner.budget.gate();
@@ -128,6 +134,17 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
             Ok(data) => return (store_data(inner, &agent, data, calls, attempt).await, max_usage),
             Err(e) => e,
         };
+        if gate.local_failure() && local_waits < inner.settings.max_attempts * 2 {
+            // pulso's own database (a busy pool) stopped the request before it reached Facebook:
+            // wait and try again without counting a Graph attempt.
+            local_waits += 1;
+            attempt -= 1;
+            inner
+                .clock
+                .sleep(backoff(inner.settings.retry_base_delay, local_waits))
+                .await;
+            continue;
+        }
         tracing::info!(agent_id, attempt, error = %error, "fallo al sincronizar un agente");
         match error {
             SourceError::Retriable { reason } => {
@@ -156,7 +173,22 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
                     max_usage,
                 );
             }
-            SourceError::RateLimited { reason, resume_after } => {
+            SourceError::RateLimited {
+                resume_after,
+                page_level: true,
+                ..
+            } => {
+                let _ = inner.budget.record_rate_limit_hit().await;
+                let after = resume_after
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or(inner.settings.page_limit_default);
+                // The usage Facebook reported with it is this Page's own: it must not pause the
+                // other agents' sync, only this agent waits.
+                return (ItemResult::Deferred { after, calls }, 0);
+            }
+            SourceError::RateLimited {
+                reason, resume_after, ..
+            } => {
                 let _ = inner.budget.record_rate_limit_hit().await;
                 let until = match resume_after {
                     Some(d) if !d.is_zero() => inner.clock.now() + d,

@@ -2,12 +2,12 @@
 //! with one atomic statement before every request, and never refunded (Meta counts failed calls).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::clock::Clock;
-use super::source::SourceError;
+use super::error::SourceError;
 use crate::store::{BudgetUsage, Store, StoreResult, hour_window};
 
 #[derive(Clone)]
@@ -66,6 +66,7 @@ impl Budget {
             budget: self.clone(),
             calls: AtomicU64::new(0),
             max_usage_pct: AtomicU32::new(0),
+            local_failure: AtomicBool::new(false),
         }
     }
 }
@@ -75,6 +76,8 @@ pub struct BudgetGate {
     budget: Budget,
     calls: AtomicU64,
     max_usage_pct: AtomicU32,
+    /// pulso's own database failed before a request went out: no Graph attempt was made.
+    local_failure: AtomicBool,
 }
 
 impl BudgetGate {
@@ -95,6 +98,7 @@ impl BudgetGate {
                 resume_at: self.budget.next_window(),
             }),
             Err(e) => {
+                self.local_failure.store(true, Ordering::Relaxed);
                 tracing::warn!(error = %e, "no se pudo reservar presupuesto de API");
                 Err(SourceError::Retriable {
                     reason: "la base de datos no respondió al reservar la llamada".into(),
@@ -106,6 +110,12 @@ impl BudgetGate {
     /// The highest usage percentage Meta reported (X-App-Usage / X-Business-Use-Case-Usage).
     pub fn observe_usage(&self, pct: u32) {
         self.max_usage_pct.fetch_max(pct, Ordering::Relaxed);
+    }
+
+    /// True when a fetch stopped because pulso's own database (e.g. a busy pool) failed, not
+    /// Facebook: the engine then does not count it as an attempt.
+    pub fn local_failure(&self) -> bool {
+        self.local_failure.load(Ordering::Relaxed)
     }
 
     pub fn calls(&self) -> u64 {

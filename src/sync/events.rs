@@ -42,6 +42,8 @@ pub struct JobReport {
     pub synced: Vec<AgentOutcome>,
     pub failed: Vec<AgentOutcome>,
     pub skipped: Vec<AgentOutcome>,
+    /// Agents whose Page's own rate limit outlasted the job; the next sync tries them again.
+    pub deferred: Vec<AgentOutcome>,
     pub api_calls: i64,
     pub duration: Duration,
     pub paused_for: Duration,
@@ -72,6 +74,12 @@ pub enum SyncEvent {
         reason: String,
     },
     Resumed(Progress),
+    /// This process took the job over from one that died or stopped ("retomada tras un reinicio").
+    TakenOver {
+        job_id: JobId,
+    },
+    /// This process is shutting down: the job was handed back and another process continues it.
+    Interrupted(Progress),
     Finished(JobReport),
     Notice {
         agent_id: AgentId,
@@ -86,7 +94,9 @@ impl SyncEvent {
             SyncEvent::Started(p)
             | SyncEvent::AgentStarted(p)
             | SyncEvent::AgentFinished(p)
-            | SyncEvent::Resumed(p) => Some(p.job_id),
+            | SyncEvent::Resumed(p)
+            | SyncEvent::Interrupted(p) => Some(p.job_id),
+            SyncEvent::TakenOver { job_id } => Some(*job_id),
             SyncEvent::Paused { progress, .. } => Some(progress.job_id),
             SyncEvent::Queued { job_id, .. } => Some(*job_id),
             SyncEvent::Finished(r) => Some(r.job_id),

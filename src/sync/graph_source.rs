@@ -74,7 +74,11 @@ fn classify(e: FetchError) -> SourceError {
     let reason = e.user_reason();
     match e {
         FetchError::Retriable { .. } | FetchError::BadResponse { .. } => SourceError::Retriable { reason },
-        FetchError::RateLimited { resume_after, .. } => SourceError::RateLimited { reason, resume_after },
+        FetchError::RateLimited { code, resume_after, .. } => SourceError::RateLimited {
+            reason,
+            resume_after,
+            page_level: crate::facebook::is_page_limit(code),
+        },
         FetchError::TokenInvalid { .. } => SourceError::TokenInvalid { reason },
         FetchError::Permission { .. } => SourceError::Permission { reason },
         FetchError::NotFound { .. } => SourceError::NotFound { reason },

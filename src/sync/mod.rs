@@ -4,17 +4,19 @@
 mod agent;
 pub mod budget;
 pub mod clock;
+mod error;
 pub mod events;
 pub mod graph_source;
 pub mod source;
 mod worker;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Duration as ChronoDuration;
 use chrono_tz::Tz;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::config::Config;
 use crate::crypto::TokenCipher;
@@ -47,6 +49,12 @@ pub struct SyncSettings {
     pub hourly_budget: i64,
     /// How often a waiting single-agent job checks whether the bulk sync ended.
     pub queue_poll: Duration,
+    /// How long an agent waits after its Page's own rate limit when Facebook gives no estimate.
+    pub page_limit_default: Duration,
+    /// A Page limit longer than this ends the job without that agent (listed as deferred).
+    pub page_limit_max_wait: Duration,
+    /// On shutdown, how long in-flight agents get to finish before their work is handed back.
+    pub shutdown_grace: Duration,
     /// Days before a token's expiry when the agent is asked to reconnect (day 50 of 60).
     pub token_warning_days: i64,
 }
@@ -70,6 +78,9 @@ impl SyncSettings {
             lease: secs(s.lease_secs),
             hourly_budget: c.facebook.hourly_budget(),
             queue_poll: Duration::from_secs(2),
+            page_limit_default: secs(s.page_limit_default_mins * 60),
+            page_limit_max_wait: secs(s.page_limit_max_wait_mins * 60),
+            shutdown_grace: secs(s.shutdown_grace_secs),
             token_warning_days: 10,
         }
     }
@@ -97,11 +108,64 @@ pub(crate) struct Inner {
     pub events: broadcast::Sender<SyncEvent>,
     pub budget: Budget,
     pub queries: Option<Arc<Queries>>,
+    /// Jobs a runner of this process is running or waiting on: never two runners for one job.
+    pub local_jobs: Mutex<HashSet<JobId>>,
+    /// Set on shutdown: runners stop claiming agents, finish the ones in flight and let go.
+    pub stopping: watch::Sender<bool>,
 }
 
 #[derive(Clone)]
 pub struct SyncEngine {
     pub(crate) inner: Arc<Inner>,
+}
+
+/// Builds a [`SyncEngine`]: `SyncEngine::builder(…).queries(q).lease_clock(c).build()`.
+pub struct SyncEngineBuilder {
+    store: Arc<dyn Store>,
+    source: Arc<dyn PageSource>,
+    cipher: Arc<TokenCipher>,
+    clock: Arc<dyn Clock>,
+    settings: SyncSettings,
+    tz: Tz,
+    lease_clock: Arc<dyn Clock>,
+    queries: Option<Arc<Queries>>,
+}
+
+impl SyncEngineBuilder {
+    /// Drops the admin cache whenever a sync writes, so replies never lag the database.
+    pub fn queries(mut self, queries: Arc<Queries>) -> Self {
+        self.queries = Some(queries);
+        self
+    }
+
+    /// Replaces the wall clock that leases are judged by (tests simulate a dead process with it).
+    pub fn lease_clock(mut self, lease_clock: Arc<dyn Clock>) -> Self {
+        self.lease_clock = lease_clock;
+        self
+    }
+
+    pub fn build(self) -> SyncEngine {
+        let (events, _) = broadcast::channel(4096);
+        let owner = format!("pulso-{}-{}", std::process::id(), crate::admin::random_code(6));
+        let budget = Budget::new(self.store.clone(), self.clock.clone(), self.settings.hourly_budget);
+        SyncEngine {
+            inner: Arc::new(Inner {
+                store: self.store,
+                source: self.source,
+                cipher: self.cipher,
+                clock: self.clock,
+                lease_clock: self.lease_clock,
+                settings: self.settings,
+                tz: self.tz,
+                owner,
+                events,
+                budget,
+                queries: self.queries,
+                local_jobs: Mutex::new(HashSet::new()),
+                stopping: watch::Sender::new(false),
+            }),
+        }
+    }
 }
 
 impl SyncEngine {
@@ -113,40 +177,27 @@ impl SyncEngine {
         settings: SyncSettings,
         tz: Tz,
     ) -> Self {
-        let (events, _) = broadcast::channel(4096);
-        let owner = format!("pulso-{}-{}", std::process::id(), crate::admin::random_code(6));
-        let budget = Budget::new(store.clone(), clock.clone(), settings.hourly_budget);
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                source,
-                cipher,
-                clock,
-                lease_clock: Arc::new(SystemClock),
-                settings,
-                tz,
-                owner,
-                events,
-                budget,
-                queries: None,
-            }),
+        Self::builder(store, source, cipher, clock, settings, tz).build()
+    }
+
+    pub fn builder(
+        store: Arc<dyn Store>,
+        source: Arc<dyn PageSource>,
+        cipher: Arc<TokenCipher>,
+        clock: Arc<dyn Clock>,
+        settings: SyncSettings,
+        tz: Tz,
+    ) -> SyncEngineBuilder {
+        SyncEngineBuilder {
+            store,
+            source,
+            cipher,
+            clock,
+            settings,
+            tz,
+            lease_clock: Arc::new(SystemClock),
+            queries: None,
         }
-    }
-
-    /// Drops the admin cache whenever a sync writes, so replies never lag the database.
-    pub fn with_queries(self, queries: Arc<Queries>) -> Self {
-        let mut inner =
-            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_queries before sharing the engine"));
-        inner.queries = Some(queries);
-        Self { inner: Arc::new(inner) }
-    }
-
-    /// Replaces the wall clock that leases are judged by (tests simulate a dead process with it).
-    pub fn with_lease_clock(self, lease_clock: Arc<dyn Clock>) -> Self {
-        let mut inner =
-            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("with_lease_clock before sharing the engine"));
-        inner.lease_clock = lease_clock;
-        Self { inner: Arc::new(inner) }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
@@ -175,7 +226,11 @@ impl SyncEngine {
                     wait: inner.settings.bulk_min_interval - since,
                 });
             }
-            if since < inner.settings.bulk_confirm_window && !confirmed {
+        }
+        // "The data is fresh" only holds if the last bulk sync brought data for someone.
+        if !confirmed && let Some(last) = inner.store.latest_productive_bulk().await.map_err(unavailable)? {
+            let since = (now - last.created_at).to_std().unwrap_or(Duration::ZERO);
+            if since < inner.settings.bulk_confirm_window {
                 return Err(SyncRefusal::NeedsConfirmation {
                     last_ago: hace(last.created_at, now),
                 });
@@ -229,7 +284,9 @@ impl SyncEngine {
                 status: agent.status.label().to_string(),
             });
         }
-        if let Some(last) = agent.last_synced_at {
+        // Counted from the last attempt, failed or not, so a failing agent is not retried at will.
+        let attempted = inner.store.last_agent_attempt(agent.id).await.map_err(unavailable)?;
+        if let Some(last) = agent.last_synced_at.max(attempted) {
             let since = (now - last).to_std().unwrap_or(Duration::ZERO);
             if since < inner.settings.agent_min_interval {
                 return Err(SyncRefusal::AgentTooSoon {
@@ -263,48 +320,149 @@ impl SyncEngine {
         })
     }
 
-    pub(crate) async fn running_bulk(&self) -> Option<JobId> {
+    /// The active bulk job, if any.
+    pub async fn running_bulk(&self) -> Option<JobId> {
         let active = self.inner.store.active_jobs().await.ok()?;
         active.into_iter().find(|j| j.kind == JobKind::Bulk).map(|j| j.id)
     }
 
-    fn spawn_job(&self, job_id: JobId) {
+    /// The agent's active single-agent job, if any.
+    pub async fn active_agent_job(&self, agent: AgentId) -> Option<JobId> {
+        let active = self.inner.store.active_jobs().await.ok()?;
+        active
+            .into_iter()
+            .find(|j| j.kind == JobKind::Single && j.agent_id == Some(agent))
+            .map(|j| j.id)
+    }
+
+    /// Runs the job in the background unless a runner of this process already has it.
+    fn spawn_job(&self, job_id: JobId) -> bool {
+        let Some(guard) = LocalJob::enter(&self.inner, job_id) else {
+            return false;
+        };
         let engine = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine.run_job(job_id).await {
+            let _guard = guard;
+            if let Err(e) = worker::run_job(&engine, job_id).await {
                 tracing::error!(job_id, error = format!("{e:#}"), "la sincronización terminó con error");
             }
         });
+        true
     }
 
-    /// Start-up and periodic duty: takes over jobs whose owner died (lease expired) and resumes
-    /// them from the agents not yet done. Returns the jobs taken over.
+    /// Start-up and periodic duty: takes over jobs whose owner died (lease expired or released)
+    /// and resumes them from the agents not yet done. A single-agent job waiting behind a running
+    /// bulk sync is not orphaned, and a job a runner of this process has is never started twice.
+    /// Returns the jobs taken over.
     pub async fn recover(&self) -> anyhow::Result<Vec<JobId>> {
+        if self.is_stopping() {
+            return Ok(Vec::new());
+        }
         let now = self.inner.clock.now();
         let lease_now = self.inner.lease_clock.now();
+        let active = self.inner.store.active_jobs().await?;
+        let bulk_running = active.iter().any(|j| j.kind == JobKind::Bulk);
         let mut taken = Vec::new();
-        for job in self.inner.store.active_jobs().await? {
+        for job in &active {
             let orphaned = match job.lease_expires_at {
                 Some(expiry) => expiry < lease_now,
-                None => job.lease_owner.is_none() && now - job.created_at > ChronoDuration::seconds(30),
+                // Released at shutdown: at once. Never leased: its runner died before starting it
+                // (a queued single-agent job waits for the bulk sync, so it is not orphaned then).
+                None => {
+                    job.started_at.is_some()
+                        || (!(job.kind == JobKind::Single && bulk_running)
+                            && now - job.created_at > ChronoDuration::seconds(30))
+                }
             };
-            if orphaned {
+            if orphaned && self.spawn_job(job.id) {
                 tracing::warn!(job_id = job.id, previous_owner = ?job.lease_owner, "retomando una sincronización interrumpida");
                 taken.push(job.id);
-                self.spawn_job(job.id);
             }
         }
         Ok(taken)
     }
 
+    /// Graceful shutdown: stops claiming agents, gives the agents in flight up to
+    /// `sync.shutdown_grace` to finish, then hands every job of this process back (leases
+    /// released, so another replica or the next start continues at once) and tells the chats
+    /// following it that the sync was paused by a restart.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.send_replace(true);
+        let grace = self.inner.settings.shutdown_grace;
+        // The runners hand their work back once the grace ends; give them a moment to do so.
+        let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(5);
+        loop {
+            if self
+                .inner
+                .local_jobs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+            {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("la sincronización no terminó a tiempo; se devuelve su trabajo");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.inner.stopping.borrow()
+    }
+
     /// Replicas help with a running bulk job by claiming its pending agents.
     pub async fn assist(&self, job_id: JobId) -> anyhow::Result<usize> {
+        if self.is_stopping()
+            || self
+                .inner
+                .local_jobs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&job_id)
+        {
+            return Ok(0);
+        }
         worker::assist(self, job_id).await
     }
 
-    /// Runs (or resumes) a job to its end and returns its report. Normally called in the background.
+    /// Runs (or resumes) a job to its end and returns its report (None when another runner has
+    /// it or this one lost it). Normally called in the background.
     pub async fn run_job(&self, job_id: JobId) -> anyhow::Result<Option<JobReport>> {
+        let Some(_guard) = LocalJob::enter(&self.inner, job_id) else {
+            return Ok(None);
+        };
         worker::run_job(self, job_id).await
+    }
+
+    /// The report of a job rebuilt from the store (what the chats that asked receive).
+    pub async fn job_report(&self, job_id: JobId) -> anyhow::Result<Option<JobReport>> {
+        worker::stored_report(&self.inner, job_id).await
+    }
+}
+
+/// Marks a job as having a runner in this process for as long as it lives.
+struct LocalJob {
+    inner: Arc<Inner>,
+    job_id: JobId,
+}
+
+impl LocalJob {
+    fn enter(inner: &Arc<Inner>, job_id: JobId) -> Option<Self> {
+        let mut jobs = inner.local_jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.insert(job_id).then(|| Self {
+            inner: inner.clone(),
+            job_id,
+        })
+    }
+}
+
+impl Drop for LocalJob {
+    fn drop(&mut self) {
+        let mut jobs = self.inner.local_jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.remove(&self.job_id);
     }
 }
 

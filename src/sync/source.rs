@@ -2,11 +2,12 @@
 //! so it can be driven by tokio's paused clock in scheduling tests.
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use secrecy::SecretString;
 
 use super::budget::BudgetGate;
+pub use super::error::SourceError;
 use crate::domain::{DailyMetrics, Post};
 
 pub struct FetchRequest {
@@ -30,28 +31,6 @@ pub struct AgentData {
     pub max_usage_pct: u32,
     /// Insights metrics Facebook refused during this fetch (the rest of the data is here).
     pub refused_metrics: Vec<String>,
-}
-
-/// How a fetch failed, in the terms the engine acts on. `reason` is Spanish and safe for chat.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SourceError {
-    #[error("{reason}")]
-    Retriable { reason: String },
-    #[error("{reason}")]
-    RateLimited {
-        reason: String,
-        resume_after: Option<std::time::Duration>,
-    },
-    #[error("presupuesto de llamadas agotado")]
-    BudgetExhausted { resume_at: DateTime<Utc> },
-    #[error("{reason}")]
-    TokenInvalid { reason: String },
-    #[error("{reason}")]
-    Permission { reason: String },
-    #[error("{reason}")]
-    NotFound { reason: String },
-    #[error("{reason}")]
-    Configuration { reason: String },
 }
 
 #[async_trait]

@@ -174,8 +174,9 @@ pub async fn office_with(
     let clock = Arc::new(ManualClock::starting_at(now()));
     let tz: chrono_tz::Tz = TZ.parse().unwrap();
     let queries = Arc::new(Queries::new(store.clone(), tz));
-    let engine = SyncEngine::new(store.clone(), source.clone(), cipher, clock.clone(), settings, tz)
-        .with_queries(queries.clone());
+    let engine = SyncEngine::builder(store.clone(), source.clone(), cipher, clock.clone(), settings, tz)
+        .queries(queries.clone())
+        .build();
     let core = ChatCore::new(store.clone(), queries.clone(), engine.clone(), tz, None, None);
     Office {
         core,

@@ -72,6 +72,7 @@ pub fn report(job_id: i64, total: usize, failed: &[(i64, &str, &str)]) -> SyncEv
         synced,
         failed,
         skipped: vec![],
+        deferred: vec![],
         api_calls: 2 * total as i64,
         duration: Duration::from_secs(90),
         paused_for: Duration::ZERO,
