@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::crypto::TokenCipher;
-use crate::domain::find_by_name;
+use crate::domain::{Role, find_by_name};
 use crate::store::{self, Store};
 
 #[derive(Parser, Debug)]
@@ -71,6 +71,12 @@ pub enum AgentsCommand {
     List,
     /// Issue a single-use code (valid 24 h) that links a chat user to this agent with /vincular.
     LinkCode { name: String },
+    /// Make an agent an admin or a plain agent (`admin` or `agent`); Supabase's RLS reads it too.
+    Role {
+        name: String,
+        #[arg(value_parser = ["admin", "agent"])]
+        role: String,
+    },
     /// Connect an agent's Facebook Page with a token obtained elsewhere (checked before storing).
     Connect {
         name: String,
@@ -337,6 +343,21 @@ async fn agents(config: Config, command: AgentsCommand) -> anyhow::Result<()> {
             let code = crate::admin::issue_link_code(store.as_ref(), agent.id, now).await?;
             println!("Código para {}: {code}", agent.name);
             println!("Que escriba en el chat: /vincular {code}   (válido 24 horas, un solo uso)");
+            Ok(())
+        }
+        AgentsCommand::Role { name, role } => {
+            let agents = store.agents().await?;
+            let agent = match find_by_name(&agents, &name) {
+                Ok(a) => a,
+                Err(e) => bail!("{e}"),
+            };
+            let role = Role::parse(&role).unwrap_or(Role::Agent);
+            store.set_agent_role(agent.id, role, now).await?;
+            println!(
+                "{} ahora es {}.",
+                agent.name,
+                if role == Role::Admin { "admin" } else { "agente" }
+            );
             Ok(())
         }
         AgentsCommand::Connect { name, page_id, token } => {

@@ -36,3 +36,24 @@ where
         .with_current_span(true)
         .finish()
 }
+
+/// An error and its causes on one line, each cause once: `a: b: c`, skipping a cause whose text
+/// the message already carries (thiserror's `"…: {0}"` plus `#[source]` would print it twice).
+pub struct Chain<'a, E: ?Sized>(pub &'a E);
+
+impl<E: std::error::Error + ?Sized> std::fmt::Display for Chain<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.0.to_string();
+        f.write_str(&shown)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !text.is_empty() && !shown.contains(&text) {
+                write!(f, ": {text}")?;
+                shown.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

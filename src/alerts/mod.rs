@@ -27,7 +27,7 @@ use crate::ports::{AlertDesk, AlertSummary, OutMessage, Outbox};
 use crate::store::{AlertChannel, AlertRecord, NewAlert, Store, hour_window};
 use crate::sync::{Clock, JobReport, SyncEvent, countdown};
 
-pub use email::{MailError, MailSettings, Mailer};
+pub use email::{MailError, MailSettings, Mailer, TlsPolicy};
 pub use policy::Timing;
 pub use rules::{Rule, Severity, Thresholds};
 
