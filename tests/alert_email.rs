@@ -181,6 +181,7 @@ async fn smtp_credentials_come_from_the_url_or_from_email_user_and_the_password_
         Some(std::path::Path::new("/nonexistent/pulso.toml")),
         &env(&[
             ("PULSO__EMAIL__SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+            ("PULSO__EMAIL__TLS", "none".into()),
             ("PULSO__EMAIL__USER", "alertas@remax.mx".into()),
             ("PULSO__EMAIL__PASSWORD", "s3cr3t".into()),
             ("PULSO__EMAIL__ADMINS", "jefa@remax.mx".into()),
@@ -195,6 +196,7 @@ async fn smtp_credentials_come_from_the_url_or_from_email_user_and_the_password_
                 "PULSO__EMAIL__SMTP_URL",
                 format!("smtp://url%40remax.mx:p%40ss@127.0.0.1:{port}"),
             ),
+            ("PULSO__EMAIL__TLS", "none".into()),
             ("PULSO__EMAIL__PASSWORD", "ignored".into()),
             ("PULSO__EMAIL__ADMINS", "jefa@remax.mx".into()),
         ]),
@@ -216,6 +218,112 @@ async fn smtp_credentials_come_from_the_url_or_from_email_user_and_the_password_
         subject.contains("=?utf-8?b?") && subject.ends_with("prueba de credenciales"),
         "{subject}"
     );
+}
+
+fn content(subject: &str) -> pulso::alerts::messages::EmailContent {
+    pulso::alerts::messages::EmailContent {
+        subject: subject.into(),
+        text: "texto".into(),
+        html: "<p>html</p>".into(),
+    }
+}
+
+#[tokio::test]
+async fn every_email_has_a_message_id_a_date_and_an_encoded_subject() {
+    let sink = SmtpSink::start().await;
+    let mailer = Mailer::new(&mail_settings(sink.addr.port())).unwrap();
+    mailer.send(&content("[pulso] CRÍTICO: base de datos caída")).await.unwrap();
+    mailer.send(&content("[pulso] ✅ Resuelto: base de datos caída")).await.unwrap();
+    let mails = sink.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(mails.len(), 2);
+    let (mut ids, mut subjects) = (Vec::new(), Vec::new());
+    for mail in &mails {
+        let id = smtp_sink::header(&mail.data, "message-id").expect("Message-ID header");
+        assert!(id.starts_with('<') && id.ends_with("@remax.mx>"), "{id}");
+        ids.push(id);
+        let date = smtp_sink::header(&mail.data, "date").expect("Date header");
+        chrono::DateTime::parse_from_rfc2822(&date).unwrap_or_else(|e| panic!("Date «{date}»: {e}"));
+        let subject = smtp_sink::header(&mail.data, "subject").unwrap();
+        assert!(subject.is_ascii() && subject.contains("=?utf-8?b?"), "RFC 2047: {subject}");
+        subjects.push(decode_rfc2047(&subject));
+    }
+    assert_eq!(
+        subjects,
+        vec!["[pulso] CRÍTICO: base de datos caída", "[pulso] ✅ Resuelto: base de datos caída"]
+    );
+    assert_ne!(ids[0], ids[1], "each message gets its own Message-ID");
+}
+
+/// Decodes RFC 2047 `=?utf-8?b?…?=` words; whitespace between two encoded words is dropped.
+fn decode_rfc2047(header: &str) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    let mut previous_encoded = false;
+    for (i, word) in header.split(' ').enumerate() {
+        let decoded = word
+            .strip_prefix("=?utf-8?b?")
+            .and_then(|w| w.strip_suffix("?="))
+            .map(|b| String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b).unwrap()).unwrap());
+        if i > 0 && !(previous_encoded && decoded.is_some()) {
+            out.push(' ');
+        }
+        previous_encoded = decoded.is_some();
+        out.push_str(decoded.as_deref().unwrap_or(word));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_refused_login_is_reported_at_once_as_an_authentication_failure() {
+    let sink = SmtpSink::start().await;
+    sink.reject_logins.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut settings = mail_settings(sink.addr.port());
+    settings.smtp_url = format!("smtp://alertas:mala@127.0.0.1:{}", sink.addr.port());
+    settings.attempts = 3;
+    let error = Mailer::new(&settings)
+        .unwrap()
+        .send(&content("[pulso] CRÍTICO: prueba"))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, pulso::alerts::MailError::Auth(_)), "{error:?}");
+    assert!(error.to_string().contains("usuario o la contraseña"), "{error}");
+    assert!(!error.to_string().contains("mala"));
+    assert_eq!(sink.auth_attempts.load(std::sync::atomic::Ordering::SeqCst), 1, "not retried");
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn required_tls_never_sends_credentials_to_a_server_without_starttls() {
+    // The sink offers no STARTTLS, like a downgrade by someone in the middle.
+    let sink = SmtpSink::start().await;
+    let mut settings = mail_settings(sink.addr.port());
+    settings.smtp_url = format!("smtp://alertas:secreta@127.0.0.1:{}", sink.addr.port());
+    settings.tls = pulso::alerts::TlsPolicy::Required;
+    settings.attempts = 1;
+    let sent = Mailer::new(&settings)
+        .unwrap()
+        .send(&content("[pulso] CRÍTICO: prueba"))
+        .await;
+    assert!(sent.is_err());
+    assert_eq!(sink.connections.load(std::sync::atomic::Ordering::SeqCst), 1, "it did try");
+    assert_eq!(sink.auth_attempts.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert!(sink.auths().is_empty() && sink.messages().is_empty());
+
+    // `required` is the default of the configuration, and `none` refuses to carry a password to
+    // another host.
+    let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let config = pulso::config::Config::load_from(
+        Some(std::path::Path::new("/nonexistent/pulso.toml")),
+        &env(&[("PULSO__EMAIL__SMTP_URL", "smtp://mail.remax.mx")]),
+    )
+    .unwrap();
+    assert_eq!(config.email.tls, "required");
+    settings.smtp_url = "smtp://alertas:secreta@mail.remax.mx:25".into();
+    settings.tls = pulso::alerts::TlsPolicy::None;
+    let refused = Mailer::new(&settings).unwrap_err().to_string();
+    assert!(refused.contains("sin cifrar") && !refused.contains("secreta"), "{refused}");
 }
 
 /// Captures log output in memory.

@@ -191,6 +191,17 @@ impl Mailer {
             .password()
             .map(|p| SecretString::from(decode(p)))
             .or_else(|| s.password.clone());
+        let loopback = url::Host::parse(&host).is_ok_and(|h| match h {
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+            url::Host::Domain(d) => d == "localhost",
+        });
+        if s.tls == TlsPolicy::None && password.is_some() && !loopback {
+            return Err(MailError::Config(
+                "con email.tls = none la contraseña viajaría sin cifrar: usa required, o un relay en este mismo equipo"
+                    .into(),
+            ));
+        }
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(url.port().unwrap_or(default_port))
             .tls(tls)
