@@ -142,10 +142,8 @@ pub async fn main() -> anyhow::Result<()> {
 /// Connects and migrates; every entry point that touches data goes through here.
 pub async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     let store = store::connect(&config.database.url, config.database.max_connections).await?;
-    store
-        .migrate()
-        .await
-        .context("no se pudieron aplicar las migraciones")?;
+    // The error already says the migrations failed, and why.
+    store.migrate().await?;
     Ok(store)
 }
 
@@ -171,6 +169,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
             crate::http::serve_with_shutdown(listener, router, shutdown_signal())
                 .await
                 .context("el servidor HTTP se detuvo")
+        });
+    }
+    if let Some(router) = services.metrics_router(&app) {
+        let addr = &app.config.http.metrics_listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("no se pudo escuchar en {addr} (http.metrics_listen)"))?;
+        tasks.spawn(async move {
+            crate::http::serve_with_shutdown(listener, router, shutdown_signal())
+                .await
+                .context("el servidor de /metrics se detuvo")
         });
     }
     tracing::info!(database = %crate::config::redact_url(&app.config.database.url), "pulso listo");
@@ -210,6 +219,10 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
     } else {
         None
     };
+    // /metrics rides on the demo's port unless told otherwise.
+    if std::env::var("PULSO__HTTP__METRICS_LISTEN").is_err() {
+        config.http.metrics_listen = String::new();
+    }
     if config.facebook.app_id.is_empty() {
         config.facebook.app_id = "pulso-demo".into();
     }
@@ -256,7 +269,7 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
     }
     println!(
         "pulso demo · {agents} agentes en el sandbox de la Graph API · base de datos {} · escribe /ayuda",
-        app.config.database.url
+        crate::config::redact_url(&app.config.database.url)
     );
     if !app.config.http.listen.is_empty() {
         println!(

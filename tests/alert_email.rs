@@ -232,8 +232,14 @@ fn content(subject: &str) -> pulso::alerts::messages::EmailContent {
 async fn every_email_has_a_message_id_a_date_and_an_encoded_subject() {
     let sink = SmtpSink::start().await;
     let mailer = Mailer::new(&mail_settings(sink.addr.port())).unwrap();
-    mailer.send(&content("[pulso] CRÍTICO: base de datos caída")).await.unwrap();
-    mailer.send(&content("[pulso] ✅ Resuelto: base de datos caída")).await.unwrap();
+    mailer
+        .send(&content("[pulso] CRÍTICO: base de datos caída"))
+        .await
+        .unwrap();
+    mailer
+        .send(&content("[pulso] ✅ Resuelto: base de datos caída"))
+        .await
+        .unwrap();
     let mails = sink.wait_for(2, Duration::from_secs(5)).await;
     assert_eq!(mails.len(), 2);
     let (mut ids, mut subjects) = (Vec::new(), Vec::new());
@@ -244,12 +250,18 @@ async fn every_email_has_a_message_id_a_date_and_an_encoded_subject() {
         let date = smtp_sink::header(&mail.data, "date").expect("Date header");
         chrono::DateTime::parse_from_rfc2822(&date).unwrap_or_else(|e| panic!("Date «{date}»: {e}"));
         let subject = smtp_sink::header(&mail.data, "subject").unwrap();
-        assert!(subject.is_ascii() && subject.contains("=?utf-8?b?"), "RFC 2047: {subject}");
+        assert!(
+            subject.is_ascii() && subject.contains("=?utf-8?b?"),
+            "RFC 2047: {subject}"
+        );
         subjects.push(decode_rfc2047(&subject));
     }
     assert_eq!(
         subjects,
-        vec!["[pulso] CRÍTICO: base de datos caída", "[pulso] ✅ Resuelto: base de datos caída"]
+        vec![
+            "[pulso] CRÍTICO: base de datos caída",
+            "[pulso] ✅ Resuelto: base de datos caída"
+        ]
     );
     assert_ne!(ids[0], ids[1], "each message gets its own Message-ID");
 }
@@ -288,7 +300,11 @@ async fn a_refused_login_is_reported_at_once_as_an_authentication_failure() {
     assert!(matches!(error, pulso::alerts::MailError::Auth(_)), "{error:?}");
     assert!(error.to_string().contains("usuario o la contraseña"), "{error}");
     assert!(!error.to_string().contains("mala"));
-    assert_eq!(sink.auth_attempts.load(std::sync::atomic::Ordering::SeqCst), 1, "not retried");
+    assert_eq!(
+        sink.auth_attempts.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "not retried"
+    );
     assert!(sink.messages().is_empty());
 }
 
@@ -305,7 +321,11 @@ async fn required_tls_never_sends_credentials_to_a_server_without_starttls() {
         .send(&content("[pulso] CRÍTICO: prueba"))
         .await;
     assert!(sent.is_err());
-    assert_eq!(sink.connections.load(std::sync::atomic::Ordering::SeqCst), 1, "it did try");
+    assert_eq!(
+        sink.connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "it did try"
+    );
     assert_eq!(sink.auth_attempts.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert!(sink.auths().is_empty() && sink.messages().is_empty());
 
@@ -323,7 +343,10 @@ async fn required_tls_never_sends_credentials_to_a_server_without_starttls() {
     settings.smtp_url = "smtp://alertas:secreta@mail.remax.mx:25".into();
     settings.tls = pulso::alerts::TlsPolicy::None;
     let refused = Mailer::new(&settings).unwrap_err().to_string();
-    assert!(refused.contains("sin cifrar") && !refused.contains("secreta"), "{refused}");
+    assert!(
+        refused.contains("sin cifrar") && !refused.contains("secreta"),
+        "{refused}"
+    );
 }
 
 /// Captures log output in memory.
@@ -363,7 +386,56 @@ async fn json_logs_carry_ids_as_fields_and_never_message_text_or_secrets() {
     alerts.flush_emails().await;
     assert_eq!(sink.wait_for(1, Duration::from_secs(5)).await.len(), 1);
     assert_eq!(chat.team().len(), 1);
-    tracing::info!(command = "alertas", agent_id = 3, "comando atendido");
+    // A real /alertas from an admin who is also agent Ana, through the chat core.
+    let ana = s
+        .store
+        .upsert_agent(
+            &NewAgent {
+                name: "Ana".into(),
+                email: "ana@remax.mx".into(),
+                role: Role::Admin,
+                facebook_page_id: None,
+                instagram_account_id: None,
+            },
+            start(),
+        )
+        .await
+        .unwrap()
+        .0;
+    let tz: chrono_tz::Tz = "America/Mexico_City".parse().unwrap();
+    let cipher = Arc::new(
+        pulso::crypto::TokenCipher::new(
+            "k1",
+            Some(&secrecy::SecretString::from(pulso::crypto::generate_key_b64())),
+            None,
+        )
+        .unwrap(),
+    );
+    let engine = pulso::sync::SyncEngine::new(
+        s.store.clone(),
+        Arc::new(support::scripted::ScriptedSource::default()),
+        cipher,
+        s.clock.clone(),
+        support::sync_settings(),
+        tz,
+    );
+    let core = pulso::chat::ChatCore::new(
+        s.store.clone(),
+        Arc::new(pulso::queries::Queries::new(s.store.clone(), tz)),
+        engine,
+        tz,
+        Some(Arc::new(alerts.clone())),
+        None,
+    );
+    let caller = pulso::chat::Caller {
+        platform: pulso::chat::Platform::Console,
+        user_id: "jefa".into(),
+        is_admin: true,
+        chat: pulso::chat::ChatKind::Private,
+        assume_agent: Some(ana.id),
+    };
+    let reply = core.handle(&caller, "/alertas", None).await.unwrap();
+    assert!(reply.text.contains("agentes fallaron"), "{}", reply.text);
 
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -376,10 +448,19 @@ async fn json_logs_carry_ids_as_fields_and_never_message_text_or_secrets() {
     assert!(activated["alert_id"].is_i64());
     assert!(lines.iter().any(|l| l["message"] == "alerta enviada al chat"));
     assert!(lines.iter().any(|l| l["message"] == "correo de alerta enviado"));
-    let command = lines.iter().find(|l| l["message"] == "comando atendido").unwrap();
+    let command = lines
+        .iter()
+        .find(|l| l["message"] == "comando atendido")
+        .unwrap_or_else(|| panic!("the core logs every handled command:\n{text}"));
     assert_eq!(
-        (command["command"].as_str(), command["agent_id"].as_i64()),
-        (Some("alertas"), Some(3))
+        (
+            command["command"].as_str(),
+            command["agent_id"].as_i64(),
+            command["platform"].as_str(),
+            command["user_id"].as_str(),
+            command["outcome"].as_str()
+        ),
+        (Some("alertas"), Some(ana.id), Some("console"), Some("jefa"), Some("ok"))
     );
     // Never the chat text, the e-mail body or the SMTP password.
     for forbidden in ["Qué hacer", "• Ana", "Facebook no respondió", "hunter2", "<h2"] {

@@ -27,6 +27,8 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Info, Severity::Warning, Severity::Urgent, Severity::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -37,9 +39,7 @@ impl Severity {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Severity::Info, Severity::Warning, Severity::Urgent, Severity::Critical]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     /// Spanish, upper case, for subjects and headlines: "URGENTE".
