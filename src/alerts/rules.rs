@@ -177,8 +177,9 @@ impl Rule {
         }
     }
 
-    /// Severity routing: warning → team chat; urgent and critical → team chat + email; info is only
-    /// shown in `/alertas`, except token expiry, which goes to the agent.
+    /// Severity routing (seed §8.2, "Email for critical and warnings"): warning, urgent and
+    /// critical → team chat + email; info is only shown in `/alertas`, except token expiry, which
+    /// goes to the agent.
     pub fn route(self) -> Route {
         match (self, self.severity()) {
             (Rule::TokenExpiring, _) => Route {
@@ -191,12 +192,7 @@ impl Rule {
                 email: false,
                 agent: false,
             },
-            (_, Severity::Warning) => Route {
-                team_chat: true,
-                email: false,
-                agent: false,
-            },
-            (_, Severity::Urgent | Severity::Critical) => Route {
+            (_, Severity::Warning | Severity::Urgent | Severity::Critical) => Route {
                 team_chat: true,
                 email: true,
                 agent: false,
