@@ -107,7 +107,7 @@ fn describe() {
     describe_gauge!("pulso_alerts_firing", "Alerts firing (condition holding), by severity.");
 }
 
-/// Counts a sync event (called by [`crate::alerts::Alerts`] for every event it receives).
+/// Counts a sync event (the alert engine calls it for every event it receives).
 pub fn observe_sync_event(event: &SyncEvent) {
     match event {
         SyncEvent::Finished(r) => {
