@@ -291,18 +291,24 @@ impl Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn salud_reports_a_lost_postgres_and_recovers_by_itself() {
-    let _serial = SERIAL.lock().await;
-    let Some(url) = support::fresh_pg_database().await else {
-        return;
-    };
+/// A fresh, migrated PostgreSQL database reached through a [`Proxy`] the test can stop.
+async fn proxied_pg_store() -> Option<(Proxy, PgStore)> {
+    let url = support::fresh_pg_database().await?;
     let mut direct = url::Url::parse(&url).unwrap();
     let target = format!("{}:{}", direct.host_str().unwrap(), direct.port().unwrap_or(5432));
-    let mut proxy = Proxy::start(target).await;
+    let proxy = Proxy::start(target).await;
     direct.set_port(Some(proxy.port)).unwrap();
     let store = PgStore::connect(direct.as_str(), 3).await.unwrap();
     store.migrate().await.unwrap();
+    Some((proxy, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salud_reports_a_lost_postgres_and_recovers_by_itself() {
+    let _serial = SERIAL.lock().await;
+    let Some((mut proxy, store)) = proxied_pg_store().await else {
+        return;
+    };
     let store: Arc<dyn Store> = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_at(start()));
     let mut state = HttpState::new(store, clock, Health::new(), 200);
@@ -390,15 +396,9 @@ async fn metrics_live_on_their_own_listener_and_answer_only_with_the_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrapes_render_cached_gauges_instead_of_reading_the_database_each_time() {
     let _serial = SERIAL.lock().await;
-    let Some(url) = support::fresh_pg_database().await else {
+    let Some((mut proxy, store)) = proxied_pg_store().await else {
         return;
     };
-    let mut direct = url::Url::parse(&url).unwrap();
-    let target = format!("{}:{}", direct.host_str().unwrap(), direct.port().unwrap_or(5432));
-    let mut proxy = Proxy::start(target).await;
-    direct.set_port(Some(proxy.port)).unwrap();
-    let store = PgStore::connect(direct.as_str(), 3).await.unwrap();
-    store.migrate().await.unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_at(start()));
     let mut state = HttpState::new(Arc::new(store), clock, Health::new(), 200);
     state.db_timeout = Duration::from_secs(2);
