@@ -40,10 +40,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         );
     }
     let store = crate::store::connect(&config.database.url, connections).await?;
-    store
-        .migrate()
-        .await
-        .context("no se pudieron aplicar las migraciones")?;
+    // The error already says the migrations failed, and why.
+    store.migrate().await?;
     Ok(store)
 }
 
@@ -334,14 +332,30 @@ impl Services {
         self.onboarding.notify_disconnections(engine.subscribe());
     }
 
-    /// The HTTP surface: /salud, /metrics and the Facebook Login callback.
+    /// The public HTTP surface: /salud and the Facebook Login callback, plus /metrics when
+    /// `http.metrics_listen` is empty.
     pub fn http_router(&self, app: &App) -> axum::Router {
-        crate::http::router(crate::http::HttpState::new(
+        let router =
+            crate::http::router(self.http_state(app)).merge(crate::onboarding::routes(self.onboarding.clone()));
+        match self.metrics_router(app) {
+            Some(_) => router,
+            None => router.merge(crate::http::metrics_router(self.http_state(app))),
+        }
+    }
+
+    /// /metrics on its own listener (`http.metrics_listen`); None when it shares the main one.
+    pub fn metrics_router(&self, app: &App) -> Option<axum::Router> {
+        (!app.config.http.metrics_listen.trim().is_empty()).then(|| crate::http::metrics_router(self.http_state(app)))
+    }
+
+    fn http_state(&self, app: &App) -> crate::http::HttpState {
+        let mut state = crate::http::HttpState::new(
             app.store.clone(),
             Arc::new(SystemClock),
             self.health.clone(),
             app.config.facebook.hourly_budget(),
-        ))
-        .merge(crate::onboarding::routes(self.onboarding.clone()))
+        );
+        state.metrics_token = app.config.secrets.metrics_token.clone();
+        state
     }
 }

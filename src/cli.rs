@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::crypto::TokenCipher;
-use crate::domain::find_by_name;
+use crate::domain::{Role, find_by_name};
 
 #[derive(Parser, Debug)]
 #[command(name = "pulso", version, about = "Métricas de Facebook de tu oficina, en el chat")]
@@ -74,6 +74,12 @@ pub enum AgentsCommand {
     List,
     /// Issue a single-use code (valid 24 h) that links a chat user to this agent with /vincular.
     LinkCode { name: String },
+    /// Make an agent an admin or a plain agent (`admin` or `agent`); Supabase's RLS reads it too.
+    Role {
+        name: String,
+        #[arg(value_parser = ["admin", "agent"])]
+        role: String,
+    },
     /// Connect an agent's Facebook Page with a token obtained elsewhere (checked before storing).
     Connect {
         name: String,
@@ -163,6 +169,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 .context("el servidor HTTP se detuvo")
         });
     }
+    if let Some(router) = services.metrics_router(&app) {
+        let addr = &app.config.http.metrics_listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("no se pudo escuchar en {addr} (http.metrics_listen)"))?;
+        tasks.spawn(async move {
+            crate::http::serve_with_shutdown(listener, router, crate::app::shutdown_signal())
+                .await
+                .context("el servidor de /metrics se detuvo")
+        });
+    }
     tracing::info!(database = %crate::config::redact_url(&app.config.database.url), "pulso listo");
     let outcome = tokio::select! {
         _ = crate::app::shutdown_signal() => Ok(()),
@@ -205,6 +222,10 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
     } else {
         None
     };
+    // /metrics rides on the demo's port unless told otherwise.
+    if std::env::var("PULSO__HTTP__METRICS_LISTEN").is_err() {
+        config.http.metrics_listen = String::new();
+    }
     if config.facebook.app_id.is_empty() {
         config.facebook.app_id = "pulso-demo".into();
     }
@@ -251,7 +272,7 @@ async fn demo(mut config: Config, as_agent: Option<String>) -> anyhow::Result<()
     }
     println!(
         "pulso demo · {agents} agentes en el sandbox de la Graph API · base de datos {} · escribe /ayuda",
-        app.config.database.url
+        crate::config::redact_url(&app.config.database.url)
     );
     if !app.config.http.listen.is_empty() {
         println!(
@@ -324,6 +345,21 @@ async fn agents(config: Config, command: AgentsCommand) -> anyhow::Result<()> {
             let code = crate::admin::issue_link_code(store.as_ref(), agent.id, now).await?;
             println!("Código para {}: {code}", agent.name);
             println!("Que escriba en el chat: /vincular {code}   (válido 24 horas, un solo uso)");
+            Ok(())
+        }
+        AgentsCommand::Role { name, role } => {
+            let agents = store.agents().await?;
+            let agent = match find_by_name(&agents, &name) {
+                Ok(a) => a,
+                Err(e) => bail!("{e}"),
+            };
+            let role = Role::parse(&role).unwrap_or(Role::Agent);
+            store.set_agent_role(agent.id, role, now).await?;
+            println!(
+                "{} ahora es {}.",
+                agent.name,
+                if role == Role::Admin { "admin" } else { "agente" }
+            );
             Ok(())
         }
         AgentsCommand::Connect { name, page_id, token } => {

@@ -66,10 +66,20 @@ impl Office {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Database {
     pub url: String,
     pub max_connections: u32,
+}
+
+/// The URL may carry a password: shown redacted.
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,19 +141,39 @@ pub struct Discord {
     pub team_channel_id: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Email {
     pub smtp_url: String,
+    /// `required`, `opportunistic` or `none`.
+    pub tls: String,
+    /// PEM file of a private CA; empty = public roots only.
+    pub ca_file: String,
     pub user: String,
     pub from: String,
     #[serde(deserialize_with = "string_list")]
     pub admins: Vec<String>,
 }
 
+/// The SMTP URL may carry a password: shown redacted.
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Email")
+            .field("smtp_url", &redact_url(&self.smtp_url))
+            .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
+            .field("user", &self.user)
+            .field("from", &self.from)
+            .field("admins", &self.admins)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Http {
     pub listen: String,
     pub public_url: String,
+    /// Where `/metrics` is served; empty = on `listen`.
+    pub metrics_listen: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,10 +192,12 @@ pub struct Secrets {
     pub telegram_webhook_secret: Option<SecretString>,
     pub discord_token: Option<SecretString>,
     pub email_password: Option<SecretString>,
+    /// Bearer token `/metrics` requires when set.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// Config keys of the secrets; each names its environment variable.
-const SECRET_KEYS: [&str; 7] = [
+const SECRET_KEYS: [&str; 8] = [
     "security.token_key",
     "security.old_token_keys",
     "facebook.app_secret",
@@ -173,6 +205,7 @@ const SECRET_KEYS: [&str; 7] = [
     "telegram.webhook_secret",
     "discord.token",
     "email.password",
+    "http.metrics_token",
 ];
 
 impl Secrets {
@@ -190,6 +223,7 @@ impl Secrets {
             telegram_webhook_secret: get(SECRET_KEYS[4]),
             discord_token: get(SECRET_KEYS[5]),
             email_password: get(SECRET_KEYS[6]),
+            metrics_token: get(SECRET_KEYS[7]),
         }
     }
 }
@@ -270,11 +304,22 @@ impl Config {
                 ));
             }
         }
-        if !self.http.listen.is_empty() && self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+        if !matches!(self.email.tls.as_str(), "required" | "opportunistic" | "none") {
             return Err(invalid(
-                "http.listen",
-                format!("dirección inválida «{}» (ejemplo: 127.0.0.1:8080)", self.http.listen),
+                "email.tls",
+                format!("debe ser required, opportunistic o none, es «{}»", self.email.tls),
             ));
+        }
+        for (key, value, example) in [
+            ("http.listen", &self.http.listen, "127.0.0.1:8080"),
+            ("http.metrics_listen", &self.http.metrics_listen, "127.0.0.1:9464"),
+        ] {
+            if !value.is_empty() && value.parse::<std::net::SocketAddr>().is_err() {
+                return Err(invalid(
+                    key,
+                    format!("dirección inválida «{value}» (ejemplo: {example})"),
+                ));
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "debe ser \"text\" o \"json\""));
@@ -333,6 +378,7 @@ impl Config {
             &s.telegram_webhook_secret,
             &s.discord_token,
             &s.email_password,
+            &s.metrics_token,
         ]) {
             let shown = if value.is_some() {
                 "«definido, oculto»"

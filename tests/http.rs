@@ -1,5 +1,6 @@
 //! The operator's HTTP surface on a real socket: `/metrics` parses as Prometheus text and moves when
-//! a sync runs; `/salud` follows the database and the chat adapters, and recovers by itself after a
+//! a sync runs or a chat command is handled, is served apart from the public listener and refuses
+//! scrapes without its token; `/salud` follows the database and the chat adapters, and recovers by itself after a
 //! PostgreSQL outage (a TCP proxy on 127.0.0.1 in front of the server is stopped and restarted).
 
 mod support;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use pulso::alerts::{AlertSettings, Alerts, Thresholds, Timing};
+use pulso::chat::{Caller, ChatCore, ChatKind, Platform};
 use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::http::{self, Health, HttpState};
 use pulso::store::{PgStore, Store};
@@ -25,10 +27,15 @@ fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 14, 10, 0).unwrap()
 }
 
+/// `/salud` and `/metrics` on one listener (`http.metrics_listen` empty).
 async fn serve(state: HttpState) -> String {
+    serve_router(http::router(state.clone()).merge(http::metrics_router(state))).await
+}
+
+async fn serve_router(router: axum::Router) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(http::serve(listener, http::router(state)));
+    tokio::spawn(http::serve(listener, router));
     base
 }
 
@@ -118,11 +125,32 @@ async fn metrics_parse_as_prometheus_text_and_move_when_a_sync_runs() {
     );
     tokio::spawn(alerts.run(engine.subscribe()));
     let mut events = engine.subscribe();
-    let base = serve(HttpState::new(store.clone(), clock.clone(), Health::new(), 1000)).await;
+    let mut state = HttpState::new(store.clone(), clock.clone(), Health::new(), 1000);
+    // Every scrape re-reads the database gauges, so the test sees them move at once.
+    state.gauges_max_age = Duration::ZERO;
+    let base = serve(state).await;
+    let tz: chrono_tz::Tz = "America/Mexico_City".parse().unwrap();
+    let core = ChatCore::new(
+        store.clone(),
+        Arc::new(pulso::queries::Queries::new(store.clone(), tz)),
+        engine.clone(),
+        tz,
+        None,
+        None,
+    );
+    let admin = Caller {
+        platform: Platform::Console,
+        user_id: "jefa".into(),
+        is_admin: true,
+        chat: ChatKind::Private,
+        assume_agent: None,
+    };
 
     let before = scrape(&base).await;
     let bulk = [("kind", "bulk"), ("status", "partial")];
-    http::record_command("ranking", "ok");
+    // A real command through the chat core, the path every adapter takes.
+    let reply = core.handle(&admin, "/ranking semana", None).await.unwrap();
+    assert!(!reply.text.is_empty());
     let job = engine.request_bulk("admin", false).await.unwrap();
     loop {
         if let SyncEvent::Finished(r) = events.recv().await.unwrap()
@@ -263,22 +291,29 @@ impl Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn salud_reports_a_lost_postgres_and_recovers_by_itself() {
-    let _serial = SERIAL.lock().await;
-    let Some(url) = support::fresh_pg_database().await else {
-        return;
-    };
+/// A fresh, migrated PostgreSQL database reached through a [`Proxy`] the test can stop.
+async fn proxied_pg_store() -> Option<(Proxy, PgStore)> {
+    let url = support::fresh_pg_database().await?;
     let mut direct = url::Url::parse(&url).unwrap();
     let target = format!("{}:{}", direct.host_str().unwrap(), direct.port().unwrap_or(5432));
-    let mut proxy = Proxy::start(target).await;
+    let proxy = Proxy::start(target).await;
     direct.set_port(Some(proxy.port)).unwrap();
     let store = PgStore::connect(direct.as_str(), 3).await.unwrap();
     store.migrate().await.unwrap();
+    Some((proxy, store))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salud_reports_a_lost_postgres_and_recovers_by_itself() {
+    let _serial = SERIAL.lock().await;
+    let Some((mut proxy, store)) = proxied_pg_store().await else {
+        return;
+    };
     let store: Arc<dyn Store> = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_at(start()));
     let mut state = HttpState::new(store, clock, Health::new(), 200);
     state.db_timeout = Duration::from_secs(2);
+    state.gauges_max_age = Duration::ZERO;
     let base = serve(state).await;
     let salud = format!("{base}/salud");
 
@@ -315,4 +350,69 @@ async fn salud_reports_a_lost_postgres_and_recovers_by_itself() {
     }
     assert!(recovered, "/salud did not recover after the database came back");
     assert_eq!(value(&scrape(&base).await, "pulso_database_up", &[]), 1.0);
+}
+
+#[tokio::test]
+async fn metrics_live_on_their_own_listener_and_answer_only_with_the_token() {
+    let _serial = SERIAL.lock().await;
+    let db = support::sqlite().await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_at(start()));
+    let mut state = HttpState::new(db.store.clone(), clock, Health::new(), 200);
+    state.metrics_token = Some(SecretString::from("s3creto-de-prometheus"));
+    let public = serve_router(http::router(state.clone())).await;
+    let private = serve_router(http::metrics_router(state)).await;
+
+    // The public listener (where the OAuth callback lives) has no /metrics at all.
+    assert_eq!(get(&format!("{public}/metrics")).await.0, 404);
+    assert_eq!(get(&format!("{public}/salud")).await.0, 200);
+
+    let client = reqwest::Client::new();
+    let metrics = format!("{private}/metrics");
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(client.get(&metrics).send().await.unwrap()), 401);
+    assert_eq!(
+        status(client.get(&metrics).bearer_auth("otro").send().await.unwrap()),
+        401
+    );
+    let refused = client
+        .get(&metrics)
+        .header("Authorization", "s3creto-de-prometheus")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(refused), 401, "the token only as a Bearer credential");
+    let ok = client
+        .get(&metrics)
+        .bearer_auth("s3creto-de-prometheus")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let text = ok.text().await.unwrap();
+    assert!(prom::parse(&text).is_ok(), "{text}");
+    assert!(text.contains("pulso_database_up"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrapes_render_cached_gauges_instead_of_reading_the_database_each_time() {
+    let _serial = SERIAL.lock().await;
+    let Some((mut proxy, store)) = proxied_pg_store().await else {
+        return;
+    };
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_at(start()));
+    let mut state = HttpState::new(Arc::new(store), clock, Health::new(), 200);
+    state.db_timeout = Duration::from_secs(2);
+    // Far longer than the test: only the first scrape reads the database.
+    state.gauges_max_age = Duration::from_secs(3600);
+    let base = serve(state).await;
+    assert_eq!(value(&scrape(&base).await, "pulso_database_up", &[]), 1.0);
+    assert_eq!(value(&scrape(&base).await, "pulso_api_budget_calls_max", &[]), 200.0);
+
+    // With the database unreachable, a scrape still answers from what was recorded: it did not
+    // go to the database (which would have set pulso_database_up to 0).
+    proxy.stop().await;
+    let samples = scrape(&base).await;
+    assert_eq!(value(&samples, "pulso_database_up", &[]), 1.0);
+    assert_eq!(value(&samples, "pulso_api_budget_calls_max", &[]), 200.0);
+    proxy.restart().await;
 }

@@ -1,12 +1,17 @@
-//! Alert e-mail over SMTP with lettre. `email.smtp_url`: `smtp://host:port` is plain SMTP that
-//! upgrades with STARTTLS when the server offers it (`?tls=required` insists, `?tls=none` never
-//! tries); `smtps://host:port` is implicit TLS. Credentials come from the URL, or from `email.user`
-//! plus the secret `PULSO__EMAIL__PASSWORD`. A failed send is retried a few times with backoff.
+//! Alert e-mail over SMTP with lettre. `email.smtp_url` names the server: `smtp://host:port`
+//! (STARTTLS) or `smtps://host:port` (implicit TLS). `email.tls` is the policy: `required` (the
+//! default: the connection is encrypted before any credential or message is sent), `opportunistic`
+//! (STARTTLS when the server offers it, plain otherwise) or `none` (plain, for a relay on the same
+//! host). `email.ca_file` adds a private CA. Credentials come from the URL, or from `email.user`
+//! plus the secret `PULSO__EMAIL__PASSWORD`. A failed send is retried a few times with backoff,
+//! except a refused login (535) or another permanent refusal, which is reported at once.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -19,14 +24,52 @@ pub enum MailError {
     Config(String),
     #[error("no se pudo armar el correo: {0}")]
     Build(#[from] lettre::error::Error),
-    #[error("el servidor SMTP no aceptó el correo: {0}")]
+    #[error("el servidor SMTP rechazó el usuario o la contraseña (535): revisa email.user y PULSO__EMAIL__PASSWORD")]
+    Auth(#[source] lettre::transport::smtp::Error),
+    #[error("el servidor SMTP no aceptó el correo")]
     Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+impl MailError {
+    /// A refused login or another permanent (5xx) answer: retrying cannot help.
+    fn is_permanent(&self) -> bool {
+        match self {
+            MailError::Smtp(e) => e.is_permanent(),
+            _ => true,
+        }
+    }
+}
+
+/// How the connection to the SMTP server is protected (`email.tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsPolicy {
+    /// STARTTLS on `smtp://`, implicit TLS on `smtps://`; never anything in clear.
+    #[default]
+    Required,
+    /// STARTTLS when offered, else plain text (credentials included).
+    Opportunistic,
+    /// Plain text, for a relay on the same host.
+    None,
+}
+
+impl TlsPolicy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "required" => Some(Self::Required),
+            "opportunistic" => Some(Self::Opportunistic),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
 }
 
 /// Everything a [`Mailer`] needs; [`Mailer::from_config`] fills it from `[email]`.
 #[derive(Debug, Clone)]
 pub struct MailSettings {
     pub smtp_url: String,
+    pub tls: TlsPolicy,
+    /// A PEM file with the CA that signed the server's certificate, besides the public roots.
+    pub ca_file: Option<PathBuf>,
     pub user: Option<String>,
     pub password: Option<SecretString>,
     pub from: String,
@@ -74,6 +117,8 @@ impl Mailer {
         }
         let settings = MailSettings {
             smtp_url: c.email.smtp_url.clone(),
+            tls: TlsPolicy::parse(&c.email.tls).unwrap_or_default(),
+            ca_file: Some(PathBuf::from(&c.email.ca_file)).filter(|p| !p.as_os_str().is_empty()),
             user: Some(c.email.user.clone()).filter(|u| !u.trim().is_empty()),
             password: c.secrets.email_password.clone(),
             from: c.email.from.clone(),
@@ -92,47 +137,80 @@ impl Mailer {
     }
 
     pub fn new(s: &MailSettings) -> Result<Mailer, MailError> {
-        let mut url = url::Url::parse(&s.smtp_url).map_err(|e| MailError::Config(format!("email.smtp_url: {e}")))?;
+        let url = url::Url::parse(&s.smtp_url).map_err(|e| MailError::Config(format!("email.smtp_url: {e}")))?;
         let server = redact_url(&s.smtp_url);
-        let tls = url.query_pairs().find(|(k, _)| k == "tls").map(|(_, v)| v.to_string());
-        let others: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| k != "tls")
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let tls = match (url.scheme(), tls.as_deref()) {
-            ("smtps", _) => None,
-            ("smtp", None) => Some("opportunistic"),
-            ("smtp", Some("none")) => None,
-            ("smtp", Some(mode @ ("required" | "opportunistic"))) => Some(mode),
-            (scheme, mode) => {
+        let host = url
+            .host_str()
+            .ok_or_else(|| MailError::Config("email.smtp_url no tiene host".into()))?
+            .to_string();
+        let implicit = match url.scheme() {
+            "smtps" => true,
+            "smtp" => false,
+            scheme => {
                 return Err(MailError::Config(format!(
-                    "email.smtp_url debe ser smtp:// o smtps:// (tls=required|opportunistic|none); es {scheme}:// \
-                     con tls={mode:?}"
+                    "email.smtp_url debe ser smtp:// o smtps://, es {scheme}://"
                 )));
             }
         };
-        {
-            let mut query = url.query_pairs_mut();
-            query.clear();
-            for (k, v) in &others {
-                query.append_pair(k, v);
-            }
-            if let Some(mode) = tls {
-                query.append_pair("tls", mode);
-            }
+        if url.query_pairs().any(|(k, _)| k == "tls") {
+            return Err(MailError::Config(
+                "email.smtp_url ya no lleva ?tls=: usa email.tls (PULSO__EMAIL__TLS) = required | opportunistic | none"
+                    .into(),
+            ));
         }
-        if url.query() == Some("") {
-            url.set_query(None);
+        let params = || -> Result<TlsParameters, MailError> {
+            let mut builder = TlsParameters::builder(host.clone());
+            if let Some(path) = &s.ca_file {
+                let pem = std::fs::read(path)
+                    .map_err(|e| MailError::Config(format!("email.ca_file {}: {e}", path.display())))?;
+                let ca = Certificate::from_pem(&pem)
+                    .map_err(|e| MailError::Config(format!("email.ca_file {}: {e}", path.display())))?;
+                builder = builder.add_root_certificate(ca);
+            }
+            Ok(builder.build_rustls()?)
+        };
+        let (tls, default_port) = match (implicit, s.tls) {
+            (true, TlsPolicy::None) => {
+                return Err(MailError::Config(
+                    "smtps:// es TLS implícito: no se combina con email.tls = none".into(),
+                ));
+            }
+            (true, _) => (Tls::Wrapper(params()?), 465),
+            (false, TlsPolicy::Required) => (Tls::Required(params()?), 587),
+            (false, TlsPolicy::Opportunistic) => (Tls::Opportunistic(params()?), 587),
+            (false, TlsPolicy::None) => (Tls::None, 25),
+        };
+        let decode = |v: &str| {
+            url::form_urlencoded::parse(format!("v={v}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        let url_user = (!url.username().is_empty()).then(|| decode(url.username()));
+        let password = url
+            .password()
+            .map(|p| SecretString::from(decode(p)))
+            .or_else(|| s.password.clone());
+        let loopback = url::Host::parse(&host).is_ok_and(|h| match h {
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+            url::Host::Domain(d) => d == "localhost",
+        });
+        if s.tls == TlsPolicy::None && password.is_some() && !loopback {
+            return Err(MailError::Config(
+                "con email.tls = none la contraseña viajaría sin cifrar: usa required, o un relay en este mismo equipo"
+                    .into(),
+            ));
         }
-        let url_has_password = url.password().is_some();
-        let url_user = (!url.username().is_empty()).then(|| url.username().to_string());
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())?;
-        if !url_has_password && let Some(password) = &s.password {
-            let user = s.user.clone().or(url_user).unwrap_or_default();
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(url.port().unwrap_or(default_port))
+            .tls(tls)
+            .timeout(Some(s.timeout));
+        if let Some(password) = password {
+            let user = url_user.or_else(|| s.user.clone()).unwrap_or_default();
             builder = builder.credentials(Credentials::new(user, password.expose_secret().to_string()));
         }
-        let transport = builder.timeout(Some(s.timeout)).build();
+        let transport = builder.build();
         let parse = |a: &str| {
             a.trim()
                 .parse::<Mailbox>()
@@ -156,8 +234,17 @@ impl Mailer {
         self.to.len()
     }
 
+    /// A `Message-ID` under the sender's domain (lettre adds none by itself; strict receivers
+    /// refuse mail without one) and a `Date`; lettre encodes a non-ASCII subject (RFC 2047).
     fn message(&self, content: &EmailContent) -> Result<Message, MailError> {
-        let mut builder = Message::builder().from(self.from.clone()).subject(&content.subject);
+        use rand::Rng;
+        let domain = self.from.email.domain().to_string();
+        let unique: u128 = rand::rng().random();
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(&content.subject)
+            .message_id(Some(format!("<pulso.{unique:032x}@{domain}>")))
+            .date_now();
         for to in &self.to {
             builder = builder.to(to.clone());
         }
@@ -167,29 +254,32 @@ impl Mailer {
         ))?)
     }
 
-    /// Sends to every admin, retrying with backoff; the last error when every attempt failed.
-    /// Logs the subject's severity only, never the body.
+    /// Sends to every admin, retrying transient failures with backoff; a refused login (535) or
+    /// another permanent refusal is returned at once. Logs the server and the outcome, never the
+    /// body or a credential.
     pub async fn send(&self, content: &EmailContent) -> Result<(), MailError> {
         let message = self.message(content)?;
         let mut attempt = 1;
         loop {
-            match self.transport.send(message.clone()).await {
+            let error = match self.transport.send(message.clone()).await {
                 Ok(_) => {
                     tracing::info!(server = %self.server, recipients = self.to.len(), attempt, "correo de alerta enviado");
                     return Ok(());
                 }
-                Err(e) if attempt < self.attempts => {
-                    let wait = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
-                    tracing::warn!(server = %self.server, attempt, error = %e, retry_in_ms = wait.as_millis() as u64,
-                        "no se pudo enviar el correo de alerta; reintento");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    tracing::error!(server = %self.server, attempt, error = %e, "no se pudo enviar el correo de alerta");
-                    return Err(e.into());
-                }
+                Err(e) if e.status().is_some_and(|code| u16::from(code) == 535) => MailError::Auth(e),
+                Err(e) => MailError::Smtp(e),
+            };
+            if attempt < self.attempts && !error.is_permanent() {
+                let wait = self.backoff.saturating_mul(1 << (attempt - 1).min(10));
+                tracing::warn!(server = %self.server, attempt, error = %crate::telemetry::Chain(&error),
+                    retry_in_ms = wait.as_millis() as u64, "no se pudo enviar el correo de alerta; reintento");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
             }
+            tracing::error!(server = %self.server, attempt, error = %crate::telemetry::Chain(&error),
+                "no se pudo enviar el correo de alerta");
+            return Err(error);
         }
     }
 }
@@ -219,6 +309,8 @@ mod tests {
     async fn bad_schemes_and_addresses_are_refused_without_echoing_passwords() {
         let mut s = MailSettings {
             smtp_url: "smtp://u:hunter2@127.0.0.1:25?tls=maybe".into(),
+            tls: TlsPolicy::None,
+            ca_file: None,
             user: None,
             password: None,
             from: "pulso <pulso@remax.mx>".into(),

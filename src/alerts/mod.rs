@@ -27,7 +27,7 @@ use crate::ports::{AlertDesk, AlertSummary, OutMessage, Outbox};
 use crate::store::{AlertChannel, AlertRecord, NewAlert, Store, hour_window};
 use crate::sync::{Clock, JobReport, SyncEvent, countdown};
 
-pub use email::{MailError, MailSettings, Mailer};
+pub use email::{MailError, MailSettings, Mailer, TlsPolicy};
 pub use policy::Timing;
 pub use rules::{Rule, Severity, Thresholds};
 
@@ -94,7 +94,7 @@ impl Alerts {
         clock: Arc<dyn Clock>,
         settings: AlertSettings,
     ) -> Self {
-        crate::http::metrics::install();
+        crate::telemetry::install();
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -135,7 +135,7 @@ impl Alerts {
 
     /// One sync event: metrics, then the rules it informs, then delivery.
     pub async fn observe(&self, event: &SyncEvent) -> anyhow::Result<()> {
-        crate::http::metrics::observe_sync_event(event);
+        crate::telemetry::observe_sync_event(event);
         match event {
             SyncEvent::Finished(report) => {
                 let job = self.job_facts(report).await?;
@@ -285,7 +285,7 @@ impl Alerts {
         let now = inner.clock.now();
         let open = inner.store.open_alerts().await?;
         let silences = inner.store.active_silences(now).await?;
-        let mut firing_by_severity: HashMap<Severity, i64> = HashMap::new();
+        let mut firing_by_severity: HashMap<&'static str, i64> = HashMap::new();
         for a in &open {
             let muted = inhibited(a, &open) || silenced_until(a, &silences).is_some();
             let step = next_step(a, muted, inner.mailer.is_some(), now, &inner.settings.timing);
@@ -309,14 +309,14 @@ impl Alerts {
                             .await?;
                         continue;
                     }
-                    crate::http::metrics::record_alert_notification("chat", "resolved");
+                    crate::telemetry::record_alert_notification("chat", "resolved");
                 }
                 inner.store.resolve_alert(a.id, resolve.announce, now).await?;
                 tracing::info!(alert = %a.rule, alert_id = a.id, announced = resolve.announce, "alerta resuelta");
                 continue;
             }
             if a.cleared_at.is_none() {
-                *firing_by_severity.entry(a.severity).or_default() += 1;
+                *firing_by_severity.entry(a.severity.as_str()).or_default() += 1;
             }
             if let Some(chat) = step.chat {
                 self.send_chat(a, chat, now).await?;
@@ -325,7 +325,7 @@ impl Alerts {
                 self.spawn_email(a, now).await?;
             }
         }
-        crate::http::metrics::set_alerts_firing(&firing_by_severity);
+        crate::telemetry::set_alerts_firing(&firing_by_severity, &Severity::ALL.map(Severity::as_str));
         Ok(())
     }
 
@@ -368,7 +368,7 @@ impl Alerts {
         };
         match sent {
             Ok(()) => {
-                crate::http::metrics::record_alert_notification("chat", a.severity.as_str());
+                crate::telemetry::record_alert_notification("chat", a.severity.as_str());
                 tracing::info!(alert = %a.rule, alert_id = a.id, repeat = step == ChatStep::Repeat,
                     severity = a.severity.as_str(), "alerta enviada al chat");
             }
@@ -420,11 +420,11 @@ impl Alerts {
             let done_at = this.clock.now();
             let next = match result {
                 Ok(()) => {
-                    crate::http::metrics::record_alert_notification("email", severity.as_str());
+                    crate::telemetry::record_alert_notification("email", severity.as_str());
                     None
                 }
                 Err(e) => {
-                    crate::http::metrics::record_email_failure();
+                    crate::telemetry::record_email_failure();
                     tracing::error!(alert = %rule, alert_id = id, error = %e, "el correo de alerta falló tras reintentar");
                     if let Err(e) = this
                         .store

@@ -27,6 +27,8 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Info, Severity::Warning, Severity::Urgent, Severity::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -37,9 +39,7 @@ impl Severity {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Severity::Info, Severity::Warning, Severity::Urgent, Severity::Critical]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     /// Spanish, upper case, for subjects and headlines: "URGENTE".
@@ -186,8 +186,9 @@ impl Rule {
         }
     }
 
-    /// Severity routing: warning → team chat; urgent and critical → team chat + email; info is only
-    /// shown in `/alertas`, except token expiry, which goes to the agent.
+    /// Severity routing (seed §8.2, "Email for critical and warnings"): warning, urgent and
+    /// critical → team chat + email; info is only shown in `/alertas`, except token expiry, which
+    /// goes to the agent.
     pub fn route(self) -> Route {
         match (self, self.severity()) {
             (Rule::TokenExpiring, _) => Route {
@@ -200,12 +201,7 @@ impl Rule {
                 email: false,
                 agent: false,
             },
-            (_, Severity::Warning) => Route {
-                team_chat: true,
-                email: false,
-                agent: false,
-            },
-            (_, Severity::Urgent | Severity::Critical) => Route {
+            (_, Severity::Warning | Severity::Urgent | Severity::Critical) => Route {
                 team_chat: true,
                 email: true,
                 agent: false,

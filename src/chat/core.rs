@@ -277,7 +277,20 @@ impl ChatCore {
                     scope,
                 } = *run;
                 let name = cmd.name();
-                let mut reply = match self.run(&caller, cmd, &identity, &scope).await {
+                let result = self.run(&caller, cmd, &identity, &scope).await;
+                // Counted in pulso_commands_total and logged with its identifiers, never its arguments.
+                crate::telemetry::command_handled(
+                    name,
+                    match &result {
+                        Ok(_) => "ok",
+                        Err(Fail::User(_)) => "refused",
+                        Err(Fail::Store(_)) => "error",
+                    },
+                    caller.platform.as_str(),
+                    &caller.user_id,
+                    identity.agent().map(|a| a.id),
+                );
+                let mut reply = match result {
                     Ok(reply) => reply,
                     Err(fail) => {
                         tracing::debug!(command = name, "comando sin respuesta normal");

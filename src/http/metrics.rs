@@ -1,155 +1,15 @@
-//! Prometheus metrics. Counters and the sync histogram are recorded as things happen (sync events,
-//! alert notifications, chat commands); gauges that describe the database (budget window, data age,
-//! firing alerts) are refreshed from the store on every scrape, so every replica reports the same.
+//! `/metrics`: renders what [`crate::telemetry`] recorded, plus gauges that describe the database
+//! (budget window, data age, last bulk sync), refreshed from the store at most once per
+//! `HttpState::gauges_max_age` however often Prometheus scrapes.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics::gauge;
 
-use crate::alerts::Severity;
 use crate::domain::{Freshness, JobKind};
 use crate::store::{Store, hour_window};
-use crate::sync::{Clock, SyncEvent};
-
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-
-const SYNC_DURATION: &str = "pulso_sync_duration_seconds";
-const SEVERITIES: [Severity; 4] = [Severity::Info, Severity::Warning, Severity::Urgent, Severity::Critical];
-
-/// Installs pulso's Prometheus recorder as the process-wide `metrics` recorder (once; later calls
-/// return the same handle). If another recorder was installed first, pulso's metrics are not
-/// collected and this is logged.
-pub fn install() -> PrometheusHandle {
-    HANDLE
-        .get_or_init(|| {
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(SYNC_DURATION.to_string()),
-                    &[5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 3600.0],
-                )
-                .expect("bucket list is not empty");
-            let recorder = builder.build_recorder();
-            let handle = recorder.handle();
-            if let Err(e) = metrics::set_global_recorder(recorder) {
-                tracing::warn!(error = %e, "ya había otro registrador de métricas; /metrics no verá las de pulso");
-            }
-            describe();
-            handle
-        })
-        .clone()
-}
-
-fn describe() {
-    describe_counter!("pulso_sync_jobs_total", "Finished sync jobs by kind and final status.");
-    describe_counter!(
-        "pulso_sync_agents_total",
-        "Agents processed by finished sync jobs, by outcome."
-    );
-    describe_counter!(
-        "pulso_sync_pauses_total",
-        "Times a sync paused for the API budget or rate limit."
-    );
-    describe_counter!("pulso_api_calls_total", "Graph API calls made by finished sync jobs.");
-    describe_histogram!(SYNC_DURATION, "Wall time of finished sync jobs, pauses included.");
-    describe_counter!("pulso_commands_total", "Chat commands handled, by command and outcome.");
-    describe_counter!(
-        "pulso_alert_notifications_total",
-        "Alert notifications delivered, by channel and severity."
-    );
-    describe_counter!(
-        "pulso_alert_email_failures_total",
-        "Alert e-mails that failed after every retry."
-    );
-    describe_gauge!(
-        "pulso_database_up",
-        "1 when the database answered the last scrape's ping."
-    );
-    describe_gauge!(
-        "pulso_api_budget_calls_used",
-        "Graph API calls reserved in the current hour window."
-    );
-    describe_gauge!(
-        "pulso_api_budget_calls_max",
-        "Graph API calls allowed in the current hour window."
-    );
-    describe_gauge!(
-        "pulso_api_budget_usage_ratio",
-        "Share of the current hour window's budget used (0-1)."
-    );
-    describe_gauge!(
-        "pulso_api_usage_peak_percent",
-        "Highest usage Meta reported in its headers this hour."
-    );
-    describe_gauge!(
-        "pulso_api_rate_limit_hits_24h",
-        "Rate-limit answers from the Graph API in the last 24 hour windows."
-    );
-    describe_gauge!(
-        "pulso_agent_data_age_seconds",
-        "Seconds since each connected agent's last successful sync."
-    );
-    describe_gauge!(
-        "pulso_agents_outdated",
-        "Connected agents with data older than 48 hours or never synced."
-    );
-    describe_gauge!(
-        "pulso_last_bulk_sync_age_seconds",
-        "Seconds since the last bulk sync finished."
-    );
-    describe_gauge!("pulso_alerts_firing", "Alerts firing (condition holding), by severity.");
-}
-
-/// Counts a sync event (called by [`crate::alerts::Alerts`] for every event it receives).
-pub fn observe_sync_event(event: &SyncEvent) {
-    match event {
-        SyncEvent::Finished(r) => {
-            let kind = kind_label(r.kind);
-            counter!("pulso_sync_jobs_total", "kind" => kind, "status" => r.status.as_str()).increment(1);
-            for (outcome, n) in [
-                ("synced", r.synced.len()),
-                ("failed", r.failed.len()),
-                ("skipped", r.skipped.len()),
-            ] {
-                counter!("pulso_sync_agents_total", "outcome" => outcome).increment(n as u64);
-            }
-            counter!("pulso_api_calls_total").increment(r.api_calls.max(0) as u64);
-            histogram!(SYNC_DURATION, "kind" => kind).record(r.duration.as_secs_f64());
-        }
-        SyncEvent::Paused { .. } => counter!("pulso_sync_pauses_total").increment(1),
-        _ => {}
-    }
-}
-
-fn kind_label(kind: JobKind) -> &'static str {
-    match kind {
-        JobKind::Bulk => "bulk",
-        JobKind::Single => "single",
-    }
-}
-
-/// For the chat layer: one handled command. `name` is the canonical command without the slash
-/// (`ranking`, `mis_metricas`; unknown commands as `desconocido`), `outcome` one of a few fixed
-/// words (`ok`, `refused`, `error`), so the label sets stay small.
-pub fn record_command(name: &str, outcome: &str) {
-    counter!("pulso_commands_total", "command" => name.to_string(), "outcome" => outcome.to_string()).increment(1);
-}
-
-pub(crate) fn record_alert_notification(channel: &'static str, severity: &'static str) {
-    counter!("pulso_alert_notifications_total", "channel" => channel, "severity" => severity).increment(1);
-}
-
-pub(crate) fn record_email_failure() {
-    counter!("pulso_alert_email_failures_total").increment(1);
-}
-
-pub(crate) fn set_alerts_firing(by_severity: &HashMap<Severity, i64>) {
-    for s in SEVERITIES {
-        gauge!("pulso_alerts_firing", "severity" => s.as_str()).set(by_severity.get(&s).copied().unwrap_or(0) as f64);
-    }
-}
+use crate::sync::Clock;
+pub use crate::telemetry::install;
 
 /// Refreshes the database-backed gauges. Returns false when the database did not answer.
 pub async fn refresh(store: &dyn Store, clock: &dyn Clock, hourly_budget: i64, timeout: Duration) -> bool {
@@ -159,12 +19,12 @@ pub async fn refresh(store: &dyn Store, clock: &dyn Clock, hourly_budget: i64, t
         .and_then(|r| r.map_err(|e| e.to_string()));
     match ok {
         Ok(()) => {
-            gauge!("pulso_database_up").set(1.0);
+            crate::telemetry::set_database_up(true);
             true
         }
         Err(e) => {
             tracing::warn!(error = %e, "métricas: la base de datos no respondió");
-            gauge!("pulso_database_up").set(0.0);
+            crate::telemetry::set_database_up(false);
             false
         }
     }
@@ -200,11 +60,5 @@ async fn refresh_inner(store: &dyn Store, clock: &dyn Clock, hourly_budget: i64)
         gauge!("pulso_last_bulk_sync_age_seconds").set((now - done).num_seconds().max(0) as f64);
     }
 
-    let open = store.open_alerts().await?;
-    let mut firing: HashMap<Severity, i64> = HashMap::new();
-    for a in open.iter().filter(|a| a.cleared_at.is_none()) {
-        *firing.entry(a.severity).or_default() += 1;
-    }
-    set_alerts_firing(&firing);
     Ok(())
 }

@@ -1,27 +1,29 @@
-//! The operator's HTTP surface (`http.listen`): `GET /salud` (liveness and readiness as JSON) and
-//! `GET /metrics` (Prometheus text format). [`router`] returns a plain `axum::Router`, so other
-//! routes (the Facebook Login callback of `/conectar`) are added with `Router::merge` before
+//! The operator's HTTP surface: `GET /salud` (liveness and readiness as JSON) on `http.listen`,
+//! next to the public Facebook Login callback, and `GET /metrics` (Prometheus text format) from
+//! [`metrics_router`], served on its own listener `http.metrics_listen` (or merged into the main
+//! one when that is empty) and, with `http.metrics_token` set, only to `Authorization: Bearer …`.
+//! Both return plain `axum::Router`s, so other routes are added with `Router::merge` before
 //! [`serve`].
 
 pub mod health;
 pub mod metrics;
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
 use crate::store::Store;
 use crate::sync::Clock;
 
 pub use health::{AdapterStatus, Health, HealthReport};
-pub use metrics::record_command;
 
 /// What the handlers read. Clone it freely.
 #[derive(Clone)]
@@ -34,6 +36,12 @@ pub struct HttpState {
     pub hourly_budget: i64,
     /// Longest wait for the database before `/salud` reports it down.
     pub db_timeout: Duration,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<SecretString>,
+    /// The database gauges are read from the store at most this often, however often Prometheus
+    /// scrapes; scrapes in between render the values already recorded.
+    pub gauges_max_age: Duration,
+    gauges_refreshed: Arc<Mutex<Option<Instant>>>,
 }
 
 impl HttpState {
@@ -44,17 +52,33 @@ impl HttpState {
             health,
             hourly_budget,
             db_timeout: Duration::from_secs(3),
+            metrics_token: None,
+            gauges_max_age: Duration::from_secs(15),
+            gauges_refreshed: Arc::default(),
         }
+    }
+
+    /// True when the database gauges are older than `gauges_max_age` (and marks them refreshed).
+    fn gauges_due(&self) -> bool {
+        let mut last = self.gauges_refreshed.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= self.gauges_max_age);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
     }
 }
 
-/// `/salud` and `/metrics`. Installs the Prometheus recorder if nobody did yet.
+/// `/salud`, for the public listener.
 pub fn router(state: HttpState) -> Router {
+    Router::new().route("/salud", get(salud)).with_state(state)
+}
+
+/// `/metrics`, for `http.metrics_listen` (or merged into [`router`]'s listener when that is
+/// empty). Installs the Prometheus recorder if nobody did yet.
+pub fn metrics_router(state: HttpState) -> Router {
     metrics::install();
-    Router::new()
-        .route("/salud", get(salud))
-        .route("/metrics", get(prometheus))
-        .with_state(state)
+    Router::new().route("/metrics", get(prometheus)).with_state(state)
 }
 
 /// Serves `router` on `listener` until the process ends.
@@ -69,7 +93,7 @@ pub async fn serve_with_shutdown(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "servidor HTTP escuchando (/salud, /metrics)");
+        tracing::info!(%addr, "servidor HTTP escuchando");
     }
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }
@@ -84,15 +108,37 @@ async fn salud(State(state): State<HttpState>) -> Response {
     (status, axum::Json(report)).into_response()
 }
 
-async fn prometheus(State(state): State<HttpState>) -> Response {
+/// Compares in time independent of where the first difference is.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+async fn prometheus(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given.as_bytes(), token.expose_secret().as_bytes()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "se requiere Authorization: Bearer con http.metrics_token\n",
+            )
+                .into_response();
+        }
+    }
     let handle = metrics::install();
-    metrics::refresh(
-        state.store.as_ref(),
-        state.clock.as_ref(),
-        state.hourly_budget,
-        state.db_timeout,
-    )
-    .await;
+    if state.gauges_due() {
+        metrics::refresh(
+            state.store.as_ref(),
+            state.clock.as_ref(),
+            state.hourly_budget,
+            state.db_timeout,
+        )
+        .await;
+    }
     handle.run_upkeep();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -1,6 +1,15 @@
 //! Agents, their encrypted tokens, Facebook Login states and page choices: the SQL both backends
 //! share, expanded into `impl_store!` by `agent_methods!`.
 
+/// Encrypted Page tokens live apart from `agents` (on PostgreSQL in `pulso_private`, which no
+/// Supabase role can read), so `agents` holds nothing secret.
+macro_rules! upsert_token_sql {
+    () => {
+        "INSERT INTO agent_tokens (agent_id, page_token_encrypted) VALUES ($1, $2) \
+         ON CONFLICT (agent_id) DO UPDATE SET page_token_encrypted = excluded.page_token_encrypted"
+    };
+}
+
 macro_rules! agent_methods {
     ($store:ty) => {
         impl $store {
@@ -84,6 +93,21 @@ macro_rules! agent_methods {
                 expect_one(done.rows_affected(), id)
             }
 
+            pub(crate) async fn set_agent_role_sql(
+                &self,
+                id: AgentId,
+                role: $crate::domain::Role,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE agents SET role = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(role.as_str())
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                expect_one(done.rows_affected(), id)
+            }
+
             pub(crate) async fn set_agent_token_sql(
                 &self,
                 id: AgentId,
@@ -91,22 +115,24 @@ macro_rules! agent_methods {
                 expires_at: Option<DateTime<Utc>>,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
-                    "UPDATE agents SET page_token_encrypted = $2, token_expires_at = $3, \
-                       token_reminder_sent_at = NULL, updated_at = $4 WHERE id = $1",
+                    "UPDATE agents SET token_expires_at = $2, token_reminder_sent_at = NULL, updated_at = $3 WHERE id = $1",
                 )
                 .bind(id)
-                .bind(encrypted)
                 .bind(expires_at)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                expect_one(done.rows_affected(), id)
+                expect_one(done.rows_affected(), id)?;
+                sqlx::query($crate::store::agents::upsert_token_sql!()).bind(id).bind(encrypted).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             pub(crate) async fn agent_token_sql(&self, id: AgentId) -> StoreResult<Option<String>> {
                 let token: Option<Option<String>> =
-                    sqlx::query_scalar("SELECT page_token_encrypted FROM agents WHERE id = $1")
+                    sqlx::query_scalar("SELECT page_token_encrypted FROM agent_tokens WHERE agent_id = $1")
                         .bind(id)
                         .fetch_optional(&self.pool)
                         .await?;
@@ -158,19 +184,23 @@ macro_rules! agent_methods {
             ) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query(
-                    "UPDATE agents SET facebook_page_id = $2, page_token_encrypted = $3, token_expires_at = $4, \
-                       token_scopes = $5, token_reminder_sent_at = NULL, status = 'active', status_reason = NULL, \
-                       updated_at = $6 WHERE id = $1",
+                    "UPDATE agents SET facebook_page_id = $2, token_expires_at = $3, \
+                       token_scopes = $4, token_reminder_sent_at = NULL, status = 'active', status_reason = NULL, \
+                       updated_at = $5 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(&connection.page_id)
-                .bind(&connection.token_encrypted)
                 .bind(connection.token_expires_at)
                 .bind(connection.scopes.join(","))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
                 expect_one(done.rows_affected(), id)?;
+                sqlx::query($crate::store::agents::upsert_token_sql!())
+                    .bind(id)
+                    .bind(&connection.token_encrypted)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("DELETE FROM oauth_page_candidates WHERE agent_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -271,4 +301,4 @@ macro_rules! agent_methods {
     };
 }
 
-pub(crate) use agent_methods;
+pub(crate) use {agent_methods, upsert_token_sql};

@@ -131,7 +131,8 @@ pub(crate) use {
 };
 
 /// Implements every shared [`Store`](super::Store) method for a struct with a `pool` field.
-/// `$migrator` is the `sqlx::migrate!` of that backend's folder. An `#[async_trait]` impl must be
+/// `$migrator` is the `sqlx::migrate!` of that backend's folder (run after the backend's
+/// `before_migrations`). An `#[async_trait]` impl must be
 /// one block, so most methods delegate to inherent `*_sql` methods kept by subject in `agents.rs`,
 /// `metrics.rs`, `jobs.rs`, `alerts.rs` and `reports.rs`.
 macro_rules! impl_store {
@@ -143,6 +144,7 @@ macro_rules! impl_store {
             }
 
             async fn migrate(&self) -> StoreResult<()> {
+                self.before_migrations().await?;
                 $migrator.run(&self.pool).await?;
                 Ok(())
             }
@@ -166,6 +168,15 @@ macro_rules! impl_store {
 
             async fn set_agent_page(&self, id: AgentId, page_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
                 self.set_agent_page_sql(id, page_id, now).await
+            }
+
+            async fn set_agent_role(
+                &self,
+                id: AgentId,
+                role: $crate::domain::Role,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                self.set_agent_role_sql(id, role, now).await
             }
 
             async fn set_agent_token(

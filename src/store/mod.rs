@@ -180,6 +180,8 @@ pub trait Store: Send + Sync + 'static {
     async fn agent(&self, id: AgentId) -> StoreResult<Option<Agent>>;
     async fn agents(&self) -> StoreResult<Vec<Agent>>;
     async fn set_agent_page(&self, id: AgentId, page_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Makes the agent an admin or a plain agent (what Row Level Security on Supabase reads).
+    async fn set_agent_role(&self, id: AgentId, role: Role, now: DateTime<Utc>) -> StoreResult<()>;
     /// Stores an already encrypted Page token and its expiry (None = never expires).
     async fn set_agent_token(
         &self,

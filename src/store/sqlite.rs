@@ -52,6 +52,11 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Nothing to prepare: SQLite keeps sqlx's table where sqlx puts it.
+    async fn before_migrations(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// SQLite serialises writers, so a single UPDATE … RETURNING claims atomically.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use pulso::alerts::{AlertSettings, Alerts, MailSettings, Mailer, Thresholds, Timing};
+use pulso::alerts::{AlertSettings, Alerts, MailSettings, Mailer, Thresholds, Timing, TlsPolicy};
 use pulso::domain::{JobKind, JobStatus};
 use pulso::ports::Outbox;
 use pulso::store::Store;
@@ -32,6 +32,9 @@ pub fn settings() -> AlertSettings {
 pub fn mail_settings(port: u16) -> MailSettings {
     MailSettings {
         smtp_url: format!("smtp://127.0.0.1:{port}"),
+        // The sink offers no STARTTLS: a relay on the same host.
+        tls: TlsPolicy::None,
+        ca_file: None,
         user: None,
         password: None,
         from: "pulso <pulso@remax.mx>".into(),

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,6 +26,10 @@ pub struct SmtpSink {
     /// (user, password) of every successful AUTH PLAIN.
     auths: Arc<Mutex<Vec<(String, String)>>>,
     pub connections: Arc<AtomicUsize>,
+    /// AUTH commands received, accepted or not.
+    pub auth_attempts: Arc<AtomicUsize>,
+    /// While set, every AUTH is answered `535 5.7.8` (a wrong password).
+    pub reject_logins: Arc<AtomicBool>,
 }
 
 impl SmtpSink {
@@ -36,12 +40,20 @@ impl SmtpSink {
             messages: Arc::default(),
             auths: Arc::default(),
             connections: Arc::default(),
+            auth_attempts: Arc::default(),
+            reject_logins: Arc::default(),
         };
-        let (messages, auths, connections) = (sink.messages.clone(), sink.auths.clone(), sink.connections.clone());
+        let session_state = SessionState {
+            messages: sink.messages.clone(),
+            auths: sink.auths.clone(),
+            auth_attempts: sink.auth_attempts.clone(),
+            reject_logins: sink.reject_logins.clone(),
+        };
+        let connections = sink.connections.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 connections.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(session(stream, messages.clone(), auths.clone()));
+                tokio::spawn(session(stream, session_state.clone()));
             }
         });
         sink
@@ -67,7 +79,21 @@ impl SmtpSink {
     }
 }
 
-async fn session(stream: TcpStream, messages: Arc<Mutex<Vec<Received>>>, auths: Arc<Mutex<Vec<(String, String)>>>) {
+#[derive(Clone)]
+struct SessionState {
+    messages: Arc<Mutex<Vec<Received>>>,
+    auths: Arc<Mutex<Vec<(String, String)>>>,
+    auth_attempts: Arc<AtomicUsize>,
+    reject_logins: Arc<AtomicBool>,
+}
+
+async fn session(stream: TcpStream, state: SessionState) {
+    let SessionState {
+        messages,
+        auths,
+        auth_attempts,
+        reject_logins,
+    } = state;
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     if !reply(&mut write, "220 sink.test ESMTP pulso-test-sink\r\n").await {
@@ -119,6 +145,11 @@ async fn session(stream: TcpStream, messages: Arc<Mutex<Vec<Received>>>, auths: 
                 data,
             });
             reply(&mut write, "250 2.0.0 Ok: queued\r\n").await
+        } else if upper.starts_with("AUTH") && {
+            auth_attempts.fetch_add(1, Ordering::SeqCst);
+            reject_logins.load(Ordering::SeqCst)
+        } {
+            reply(&mut write, "535 5.7.8 Authentication credentials invalid\r\n").await
         } else if upper.starts_with("AUTH PLAIN ") {
             use base64::Engine;
             let decoded = base64::engine::general_purpose::STANDARD

@@ -61,7 +61,8 @@ fn failure_counts_map_to_severities() {
     assert!(!rules_for(job(10, 20)).contains(&Rule::SyncFailuresMassive));
     assert!(rules_for(job(3, 3)).contains(&Rule::SyncFailedCompletely));
     assert!(Rule::SyncFailuresMany.route().email);
-    assert!(!Rule::SyncFailuresSome.route().email);
+    assert!(Rule::SyncFailuresSome.route().email, "warnings are e-mailed too");
+    assert!(!Rule::SyncFailuresFew.route().email);
     assert!(!Rule::SyncFailuresFew.route().team_chat);
 }
 
