@@ -433,6 +433,10 @@ async fn hostile_names_and_post_text_reach_every_platform_as_plain_text() {
         .unwrap();
     let name = "Ana <b>&*_ García";
     let excerpt = "Casa <b>&*_ en venta";
+    // What entered pulso is data: no markers, controls or bidi overrides were stored.
+    let stored = office.store.agent(office.agents[0]).await.unwrap().unwrap();
+    assert_eq!(stored.name, name);
+    assert_eq!(page.posts[0].excerpt, excerpt);
 
     // Telegram: the agent's card, the admin's summary and agent list.
     let bot = TelegramBot::start(office.core.clone(), Some(Duration::from_millis(50))).await;

@@ -445,6 +445,43 @@ fn message_id(bytes: &[u8]) -> Result<MessageId, RestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::ManualClock;
+
+    #[test]
+    fn a_global_429_holds_every_route_and_a_route_429_only_its_own() {
+        let start = Utc::now();
+        let rest = DiscordRest::new(
+            "http://127.0.0.1:9",
+            &SecretString::from("t"),
+            Some(1),
+            Arc::new(ManualClock::starting_at(start)),
+        );
+        let dm = route_key(&LightMethod::Post, "x/api/v10/users/@me/channels");
+        let team = route_key(&LightMethod::Post, "x/api/v10/channels/777/messages");
+        let other = route_key(&LightMethod::Post, "x/api/v10/channels/778/messages");
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "1".parse().unwrap());
+        h.insert("x-ratelimit-scope", "user".parse().unwrap());
+        h.insert("x-ratelimit-reset-after", "2.500".parse().unwrap());
+        let body = serde_json::json!({"message": "You are being rate limited.", "retry_after": 2.5, "global": false});
+        assert_eq!(
+            rest.learn(&team, &h, 429, Some(&body), start),
+            Some(Duration::from_millis(2500))
+        );
+        let mut limits = rest.inner.limits.lock().unwrap();
+        assert_eq!(limits.reserve(&team, start), Some(Duration::from_millis(2500)));
+        assert_eq!(limits.reserve(&other, start), None, "another channel is another bucket");
+        assert_eq!(limits.reserve(&dm, start), None);
+        drop(limits);
+        let mut g = reqwest::header::HeaderMap::new();
+        g.insert("retry-after", "2".parse().unwrap());
+        g.insert("x-ratelimit-global", "true".parse().unwrap());
+        let body = serde_json::json!({"message": "You are being rate limited.", "retry_after": 1.5, "global": true});
+        assert_eq!(rest.learn(&dm, &g, 429, Some(&body), start), Some(Duration::from_secs(2)));
+        let mut limits = rest.inner.limits.lock().unwrap();
+        assert_eq!(limits.reserve(&other, start), Some(Duration::from_secs(2)));
+        assert_eq!(limits.reserve(&other, start + Duration::from_secs(2)), None);
+    }
 
     #[test]
     fn routes_are_bucketed_by_their_major_parameter() {
