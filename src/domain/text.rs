@@ -41,13 +41,7 @@ pub fn outside_text(s: &str) -> String {
 /// line breaks included, as one space, and no leading or trailing space.
 pub fn outside_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s
-        .chars()
-        .filter(|c| !is_forbidden(*c))
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-    {
+    for word in outside_text(s).split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
