@@ -74,6 +74,9 @@ async fn personal_answers_are_ephemeral_and_charts_are_attached() {
     // Not linked, in a DM.
     chat.handle_interaction(interaction(3, 4444, None, "mis_metricas", &[]))
         .await;
+    // Not linked, a team command in the guild channel: the refusal is shown only to them.
+    chat.handle_interaction(interaction(4, 4444, Some(&[]), "ranking", &[]))
+        .await;
     let calls = fake.calls();
     let of = |token: &str| calls.iter().filter(|c| c.target == token).cloned().collect::<Vec<_>>();
     let card = of("tok1");
@@ -101,6 +104,15 @@ async fn personal_answers_are_ephemeral_and_charts_are_attached() {
         .unwrap()
         .content
         .clone()
+        .unwrap();
+    assert!(text.contains("/vincular"), "{text}");
+
+    let refused = of("tok4");
+    assert_eq!((refused[0].kind, refused[0].flags & 64), (Some(5), 64), "ephemeral refusal");
+    let text = refused
+        .iter()
+        .find(|c| c.path.ends_with("@original"))
+        .and_then(|c| c.text.clone())
         .unwrap();
     assert!(text.contains("/vincular"), "{text}");
 }
