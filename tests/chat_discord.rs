@@ -108,7 +108,11 @@ async fn personal_answers_are_ephemeral_and_charts_are_attached() {
     assert!(text.contains("/vincular"), "{text}");
 
     let refused = of("tok4");
-    assert_eq!((refused[0].kind, refused[0].flags & 64), (Some(5), 64), "ephemeral refusal");
+    assert_eq!(
+        (refused[0].kind, refused[0].flags & 64),
+        (Some(5), 64),
+        "ephemeral refusal"
+    );
     let text = refused
         .iter()
         .find(|c| c.path.ends_with("@original"))

@@ -365,8 +365,9 @@ impl DiscordRest {
                 self.inner.authorization.expose_secret(),
                 self.inner.proxy.as_deref(),
             )
-            .and_then(|b| b.build().map_err(Into::into))
-            .map_err(|e| RestError::Transport(e.to_string()))
+            .map_err(|e| RestError::Transport(e.to_string()))?
+            .build()
+            .map_err(|e| RestError::Transport(e.without_url().to_string()))
     }
 
     /// Posts a message in a channel; returns its id.
@@ -477,7 +478,10 @@ mod tests {
         g.insert("retry-after", "2".parse().unwrap());
         g.insert("x-ratelimit-global", "true".parse().unwrap());
         let body = serde_json::json!({"message": "You are being rate limited.", "retry_after": 1.5, "global": true});
-        assert_eq!(rest.learn(&dm, &g, 429, Some(&body), start), Some(Duration::from_secs(2)));
+        assert_eq!(
+            rest.learn(&dm, &g, 429, Some(&body), start),
+            Some(Duration::from_secs(2))
+        );
         let mut limits = rest.inner.limits.lock().unwrap();
         assert_eq!(limits.reserve(&other, start), Some(Duration::from_secs(2)));
         assert_eq!(limits.reserve(&other, start + Duration::from_secs(2)), None);
