@@ -404,20 +404,7 @@ async fn hostile_names_and_post_text_reach_every_platform_as_plain_text() {
     const HOSTILE: &str = "\u{E000}<b>&*_\u{0007}\u{E001}\u{202E}";
     let office = office(2, 10, 2, Duration::ZERO).await;
     // The agent's name as an import or onboarding would write it.
-    office
-        .store
-        .upsert_agent(
-            &pulso::store::NewAgent {
-                name: format!("Ana {HOSTILE} García"),
-                email: "a0@remax.mx".into(),
-                role: pulso::domain::Role::Agent,
-                facebook_page_id: None,
-                instagram_account_id: None,
-            },
-            now(),
-        )
-        .await
-        .unwrap();
+    put_agent(office.store.as_ref(), &format!("Ana {HOSTILE} García"), "a0@remax.mx").await;
     // A post as Facebook's Graph API returns it, through pulso's parser.
     let created = (now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%S+0000");
     let body = json!({"data": [{
@@ -527,20 +514,7 @@ async fn agents_are_listed_in_spanish_alphabetical_order() {
     .iter()
     .enumerate()
     {
-        office
-            .store
-            .upsert_agent(
-                &pulso::store::NewAgent {
-                    name: name.to_string(),
-                    email: format!("p{i}@remax.mx"),
-                    role: pulso::domain::Role::Agent,
-                    facebook_page_id: None,
-                    instagram_account_id: None,
-                },
-                now(),
-            )
-            .await
-            .unwrap();
+        put_agent(office.store.as_ref(), name, &format!("p{i}@remax.mx")).await;
     }
     let reply = office.core.handle(&console_admin(), "/agentes", None).await.unwrap();
     let order: Vec<usize> = ["Ángel", "Beto", "Íñigo", "Nora", "Ñoño", "Zoe"]

@@ -175,20 +175,7 @@ async fn group_chats_get_personal_data_by_private_message() {
     assert!(new[0].text.as_deref().unwrap().contains("/ayuda"));
 
     // Escaping: an agent name with HTML cannot break the message.
-    r.office
-        .store
-        .upsert_agent(
-            &pulso::store::NewAgent {
-                name: "Zoe <b>&".into(),
-                email: "z@remax.mx".into(),
-                role: pulso::domain::Role::Agent,
-                facebook_page_id: None,
-                instagram_account_id: None,
-            },
-            now(),
-        )
-        .await
-        .unwrap();
+    put_agent(r.office.store.as_ref(), "Zoe <b>&", "z@remax.mx").await;
     let before = f.calls().len();
     f.inject(ADMIN_TG, ADMIN_TG, "/agentes");
     let calls = f

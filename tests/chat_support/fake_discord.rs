@@ -239,23 +239,16 @@ impl FakeDiscord {
     /// The next `n` calls on `fragment` get a 429 saying `retry_after` seconds (header, body and
     /// `X-RateLimit-Reset-After`), as Discord words it; until then the route stays exhausted.
     pub fn exhaust(&self, fragment: &str, n: u32, retry_after: f64) {
-        let mut st = self.st.lock().unwrap();
-        let name = format!("bucket-{}", st.buckets.len());
-        st.buckets.push(Bucket {
-            fragment: fragment.to_string(),
-            name,
-            limit: 5,
-            remaining: 5,
-            reset_after: retry_after,
-            reset_at: None,
-            announced: false,
-            forced: n,
-        });
+        self.add_bucket(fragment, 5, retry_after, n);
     }
 
     /// Routes on `fragment` share a bucket of `limit` requests per `reset_after` seconds, announced
     /// in `X-RateLimit-*` headers; a request into the exhausted bucket gets 429.
     pub fn bucket(&self, fragment: &str, limit: u32, reset_after: f64) {
+        self.add_bucket(fragment, limit, reset_after, 0);
+    }
+
+    fn add_bucket(&self, fragment: &str, limit: u32, reset_after: f64, forced: u32) {
         let mut st = self.st.lock().unwrap();
         let name = format!("bucket-{}", st.buckets.len());
         st.buckets.push(Bucket {
@@ -266,7 +259,7 @@ impl FakeDiscord {
             reset_after,
             reset_at: None,
             announced: false,
-            forced: 0,
+            forced,
         });
     }
 

@@ -273,6 +273,24 @@ pub fn config(telegram_url: &str, discord_url: &str) -> Config {
     Config::load_from(Some(std::path::Path::new("/nonexistent/pulso.toml")), &env).unwrap()
 }
 
+/// Adds an agent (or renames the one with `email`) through the store, as an import would.
+pub async fn put_agent(store: &dyn Store, name: &str, email: &str) -> pulso::domain::Agent {
+    store
+        .upsert_agent(
+            &pulso::store::NewAgent {
+                name: name.to_string(),
+                email: email.to_string(),
+                role: pulso::domain::Role::Agent,
+                facebook_page_id: None,
+                instagram_account_id: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+        .0
+}
+
 /// Text as a person reads it, parsed with Telegram's HTML rules (invalid HTML fails the test).
 pub fn normalize_telegram(html: &str) -> String {
     markup::parse_telegram_html(html).unwrap_or_else(|e| panic!("{e}: {html:?}"))
