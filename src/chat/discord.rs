@@ -254,17 +254,22 @@ impl DiscordChat {
         if ephemeral {
             defer["data"] = json!({"flags": EPHEMERAL});
         }
-        rest.call(
-            Route::InteractionResponse {
-                interaction_id: cmd.id,
-                token: &cmd.token,
-            },
-            LightMethod::Post,
-            Body::Json(defer),
-            Some(conversation.deadline),
-        )
-        .await
-        .context("defer")?;
+        let deferred = rest
+            .call(
+                Route::InteractionResponse {
+                    interaction_id: cmd.id,
+                    token: &cmd.token,
+                },
+                LightMethod::Post,
+                Body::Json(defer),
+                Some(conversation.deadline),
+            )
+            .await;
+        if let Err(e) = deferred {
+            // The answer still comes: editing an interaction that was never deferred fails as
+            // "unknown", and the answer goes to the channel (or DM) instead.
+            tracing::warn!(error = %e, command = %cmd.data.name, "Discord no aceptó el aviso de espera");
+        }
         let mut reply = match self.inner.core.execute(plan).await {
             Some(reply) => reply,
             None => Reply::text("No entendí el comando. Escribe /ayuda.", Visibility::Private),
