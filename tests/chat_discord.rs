@@ -1,30 +1,31 @@
-//! The Discord adapter through serenity's real HTTP client against a fake REST API: deferred and
-//! ephemeral answers, attachments, progress edits, rate limits, team channel and DMs; and once
-//! end to end through serenity's real gateway client against a fake WebSocket gateway.
+//! The Discord adapter through serenity's request building and HTTP client against a fake REST API:
+//! deferred and ephemeral answers, attachments, progress edits, Discord's rate limits (route
+//! buckets, 429s, global limits, on the manual clock both sides share), long syncs that outlive
+//! the interaction, team channel and DMs; and once end to end through serenity's real gateway
+//! client against a fake WebSocket gateway.
 
 mod chat_support;
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chat_support::fake_discord::{self, FakeDiscord, interaction};
 use chat_support::*;
 use pulso::chat::DiscordChat;
-use pulso::chat::discord::build_http;
 use pulso::ports::OutMessage;
+use pulso::sync::Clock;
 use secrecy::SecretString;
 use serde_json::json;
 
 async fn start(office: &Office, debounce: Duration) -> (FakeDiscord, DiscordChat) {
-    let fake = FakeDiscord::start().await;
+    let fake = FakeDiscord::start_with_clock(office.clock.clone()).await;
     let config = config("http://127.0.0.1:9", &fake.url);
-    let http = Arc::new(build_http(
+    let chat = DiscordChat::new(
+        office.core.clone(),
         &config,
-        &SecretString::from(fake_discord::TOKEN),
-        Some(fake_discord::APP_ID),
-    ));
-    let chat = DiscordChat::new(office.core.clone(), &config, http, Some(debounce));
+        discord_rest(office, &fake),
+        Some(debounce),
+    );
     (fake, chat)
 }
 
@@ -73,6 +74,9 @@ async fn personal_answers_are_ephemeral_and_charts_are_attached() {
     // Not linked, in a DM.
     chat.handle_interaction(interaction(3, 4444, None, "mis_metricas", &[]))
         .await;
+    // Not linked, a team command in the guild channel: the refusal is shown only to them.
+    chat.handle_interaction(interaction(4, 4444, Some(&[]), "ranking", &[]))
+        .await;
     let calls = fake.calls();
     let of = |token: &str| calls.iter().filter(|c| c.target == token).cloned().collect::<Vec<_>>();
     let card = of("tok1");
@@ -102,6 +106,19 @@ async fn personal_answers_are_ephemeral_and_charts_are_attached() {
         .clone()
         .unwrap();
     assert!(text.contains("/vincular"), "{text}");
+
+    let refused = of("tok4");
+    assert_eq!(
+        (refused[0].kind, refused[0].flags & 64),
+        (Some(5), 64),
+        "ephemeral refusal"
+    );
+    let text = refused
+        .iter()
+        .find(|c| c.path.ends_with("@original"))
+        .and_then(|c| c.text.clone())
+        .unwrap();
+    assert!(text.contains("/vincular"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,8 +146,10 @@ async fn a_sync_is_followed_by_editing_the_deferred_response() {
     let last = edits.last().unwrap().content.clone().unwrap();
     assert!(last.contains("Datos actualizados exitosamente"), "{last}");
     assert!(last.contains("Sincronizados: 8/8"), "{last}");
+    // One edit per debounce window: each edit is sent `debounce` after the previous one was
+    // answered, so the fake sees them at least that far apart.
     for pair in edits[1..].windows(2) {
-        assert!(pair[1].at.duration_since(pair[0].at) + Duration::from_millis(5) >= debounce);
+        assert!(pair[1].at.duration_since(pair[0].at) >= debounce);
     }
 }
 
@@ -251,4 +270,166 @@ async fn interactions_arrive_through_the_real_gateway_and_are_answered() {
             .any(|c| c.target == TEAM_CHANNEL.to_string() && c.content.as_deref() == Some("🚨 prueba de alerta"))
     );
     gateway.abort();
+}
+
+/// The edit of a deferred answer as the fake saw it: (429s, the successful one).
+fn original_edits(fake: &FakeDiscord, token: &str) -> Vec<fake_discord::DCall> {
+    fake.calls()
+        .into_iter()
+        .filter(|c| c.target == token && c.path.ends_with("@original"))
+        .collect()
+}
+
+/// Discord's documented 429 on `PATCH …/@original` (`Retry-After: 2`, `X-RateLimit-Reset-After:
+/// 2.000`, body `retry_after: 2.0` with no `code`): pulso waits the advertised 2 s and sends
+/// nothing into the exhausted route before then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_for_as_long_as_discord_says() {
+    let office = office(3, 30, 2, Duration::ZERO).await;
+    let (fake, chat) = start(&office, Duration::from_millis(50)).await;
+    fake.exhaust("@original", 1, 2.0);
+    chat.handle_interaction(interaction(
+        31,
+        3999,
+        Some(&[ADMIN_ROLE]),
+        "ranking",
+        &[("periodo", json!("semana"))],
+    ))
+    .await;
+    let edits = original_edits(&fake, "tok31");
+    assert_eq!(
+        edits.iter().map(|e| e.status).collect::<Vec<_>>(),
+        [429, 200],
+        "{edits:#?}"
+    );
+    let waited = edits[1].clock_at - edits[0].clock_at;
+    assert!(waited >= chrono::Duration::seconds(2), "retried after {waited}");
+    assert!(fake.early_requests().is_empty(), "{:#?}", fake.early_requests());
+    assert_eq!(edits[1].files[0].0, "ranking_semana.png");
+    assert!(edits[1].text.as_deref().unwrap().contains("Ranking · Última semana"));
+}
+
+/// A 5-second `retry_after` (three times what the old fixed backoff tried) still completes the
+/// deferred reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_second_retry_after_still_completes_the_reply() {
+    let office = office(3, 30, 2, Duration::ZERO).await;
+    let (fake, chat) = start(&office, Duration::from_millis(50)).await;
+    fake.exhaust("@original", 1, 5.0);
+    chat.handle_interaction(interaction(32, 3000, Some(&[]), "mis_metricas", &[]))
+        .await;
+    let edits = original_edits(&fake, "tok32");
+    assert_eq!(
+        edits.iter().map(|e| e.status).collect::<Vec<_>>(),
+        [429, 200],
+        "{edits:#?}"
+    );
+    assert!(edits[1].clock_at - edits[0].clock_at >= chrono::Duration::seconds(5));
+    assert!(fake.early_requests().is_empty());
+    assert!(edits[1].text.as_deref().unwrap().contains("Ana García · Última semana"));
+}
+
+/// A bucket announced in `X-RateLimit-*` headers (2 requests per 3 s) is waited for *before* a
+/// request would hit it: five team messages go out without a single 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_buckets_are_waited_for_before_sending() {
+    let office = office(1, 1, 0, Duration::ZERO).await;
+    let (fake, chat) = start(&office, Duration::from_millis(50)).await;
+    fake.bucket("channels/777", 2, 3.0);
+    let outbox = chat.outbox();
+    for i in 0..5 {
+        outbox.to_team(&OutMessage::text(format!("aviso {i}"))).await.unwrap();
+    }
+    let sent: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "channels/777/messages")
+        .collect();
+    assert_eq!(sent.len(), 5, "{sent:#?}");
+    assert!(
+        sent.iter().all(|c| c.status == 200),
+        "no request into the exhausted bucket"
+    );
+    assert!(fake.early_requests().is_empty());
+    // Requests 3 and 5 waited for the bucket to refill.
+    assert!(sent[2].clock_at - sent[0].clock_at >= chrono::Duration::seconds(3));
+    assert!(sent[4].clock_at - sent[2].clock_at >= chrono::Duration::seconds(3));
+    let texts: Vec<_> = sent.iter().map(|c| c.text.clone().unwrap()).collect();
+    assert_eq!(texts, ["aviso 0", "aviso 1", "aviso 2", "aviso 3", "aviso 4"]);
+}
+
+/// A global 429 (`X-RateLimit-Global`, `"global": true`) holds every request for its
+/// `retry_after`, whatever the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_429_holds_every_request() {
+    let office = office(3, 5, 1, Duration::ZERO).await;
+    let (fake, chat) = start(&office, Duration::from_millis(50)).await;
+    fake.global_limit_next(1.5);
+    let outbox = chat.outbox();
+    assert_eq!(
+        outbox
+            .to_agent(office.agents[0], &OutMessage::text("hola"))
+            .await
+            .unwrap(),
+        1
+    );
+    let calls = fake.calls();
+    assert_eq!(calls[0].path, "users/@me/channels");
+    assert_eq!(calls[0].status, 429);
+    let after: Vec<_> = calls[1..].iter().collect();
+    assert!(after.iter().all(|c| c.status == 200), "{calls:#?}");
+    assert!(
+        after
+            .iter()
+            .all(|c| c.clock_at - calls[0].clock_at >= chrono::Duration::milliseconds(1500))
+    );
+    assert!(fake.early_requests().is_empty());
+    assert!(
+        after
+            .iter()
+            .any(|c| c.path == "channels/83000/messages" && c.text.as_deref() == Some("hola"))
+    );
+}
+
+/// A bulk sync that pauses on the API budget for an hour (manual clock) outlives the interaction's
+/// 15-minute token: its progress and report continue in a channel message, and the expired token
+/// is never used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_paused_past_the_interaction_lifetime_reports_in_the_channel() {
+    let mut s = settings();
+    s.hourly_budget = 30;
+    s.batch_size = 2;
+    let office = office_with(20, 5, 0, Duration::ZERO, s).await;
+    let (fake, chat) = start(&office, Duration::from_millis(20)).await;
+    let started = office.clock.now();
+    chat.handle_interaction(interaction(41, 3999, Some(&[ADMIN_ROLE]), "actualizar", &[]))
+        .await;
+    assert!(
+        office.clock.now() - started > chrono::Duration::minutes(15),
+        "the sync paused past the token's lifetime"
+    );
+    let calls = fake.calls();
+    let lifetime = started + chrono::Duration::minutes(15);
+    let on_token: Vec<_> = calls.iter().filter(|c| c.target == "tok41").collect();
+    assert!(
+        on_token.iter().all(|c| c.clock_at < lifetime && c.status < 300),
+        "{on_token:#?}"
+    );
+    let channel = fake_discord::CHANNEL.to_string();
+    let posted = calls
+        .iter()
+        .position(|c| c.method == "POST" && c.path == format!("channels/{channel}/messages"))
+        .expect("the progress moved to a channel message");
+    let report = calls
+        .iter()
+        .rev()
+        .find(|c| c.path.starts_with(&format!("channels/{channel}/messages")) && c.status == 200)
+        .unwrap();
+    let text = report.text.clone().unwrap();
+    assert!(text.contains("Sincronizados: 20/20"), "{text}");
+    assert!(calls[posted].clock_at >= started + interaction_use());
+}
+
+fn interaction_use() -> chrono::Duration {
+    chrono::Duration::from_std(pulso::chat::discord::INTERACTION_USE).unwrap()
 }

@@ -13,8 +13,7 @@ use std::time::Duration;
 use chat_support::fake_discord::{self, FakeDiscord};
 use chat_support::fake_telegram::FakeTelegram;
 use chat_support::*;
-use pulso::chat::{ConsoleChat, ConsoleOptions, DiscordChat, discord::build_http};
-use secrecy::SecretString;
+use pulso::chat::{ConsoleChat, ConsoleOptions, DiscordChat};
 use serde_json::{Value, json};
 use tokio::io::AsyncWrite;
 
@@ -239,14 +238,14 @@ async fn telegram_run(script: &[Step], user: i64) -> (Vec<Seen>, FakeTelegram) {
 
 async fn discord_run(script: &[Step], user: u64, roles: &[u64]) -> (Vec<Seen>, FakeDiscord) {
     let office = office(6, 60, 2, Duration::ZERO).await;
-    let fake = FakeDiscord::start().await;
+    let fake = FakeDiscord::start_with_clock(office.clock.clone()).await;
     let config = config("http://127.0.0.1:9", &fake.url);
-    let http = Arc::new(build_http(
+    let chat = DiscordChat::new(
+        office.core.clone(),
         &config,
-        &SecretString::from(fake_discord::TOKEN),
-        Some(fake_discord::APP_ID),
-    ));
-    let chat = DiscordChat::new(office.core.clone(), &config, http, Some(Duration::from_millis(50)));
+        discord_rest(&office, &fake),
+        Some(Duration::from_millis(50)),
+    );
     chat.register_commands().await.unwrap();
     let mut seen = Vec::new();
     for (i, s) in script.iter().enumerate() {
@@ -392,4 +391,135 @@ async fn the_agent_conversation_reads_the_same_on_every_platform() {
         .collect();
     assert_eq!(callbacks[1].flags & 64, 64, "mis_metricas is ephemeral");
     assert_eq!(callbacks[2].flags & 64, 64, "an agent's ranking position is ephemeral");
+    assert_eq!(callbacks[4].flags & 64, 64, "a refusal is shown only to the caller");
+}
+
+/// Outside text is data: a Facebook post and an agent name carrying the renderer's private-use
+/// bold markers, HTML, markdown characters and control characters enter through production's
+/// parsers and store, and every reply that shows them is valid Telegram HTML (checked by the fake
+/// Bot API with Telegram's rules) and intended Discord text (checked by the fake's markdown
+/// reader).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_and_post_text_reach_every_platform_as_plain_text() {
+    const HOSTILE: &str = "\u{E000}<b>&*_\u{0007}\u{E001}\u{202E}";
+    let office = office(2, 10, 2, Duration::ZERO).await;
+    // The agent's name as an import or onboarding would write it.
+    put_agent(office.store.as_ref(), &format!("Ana {HOSTILE} García"), "a0@remax.mx").await;
+    // A post as Facebook's Graph API returns it, through pulso's parser.
+    let created = (now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%S+0000");
+    let body = json!({"data": [{
+        "id": "5000_9", "created_time": created.to_string(),
+        "message": format!("Casa {HOSTILE} en\nventa"),
+        "reactions": {"data": [], "summary": {"total_count": 500}},
+    }]});
+    let page = pulso::facebook::parse_posts_page(body.to_string().as_bytes()).unwrap();
+    office
+        .store
+        .upsert_posts(office.agents[0], &page.posts, now())
+        .await
+        .unwrap();
+    let name = "Ana <b>&*_ García";
+    let excerpt = "Casa <b>&*_ en venta";
+    // What entered pulso is data: no markers, controls or bidi overrides were stored.
+    let stored = office.store.agent(office.agents[0]).await.unwrap().unwrap();
+    assert_eq!(stored.name, name);
+    assert_eq!(page.posts[0].excerpt, excerpt);
+
+    // Telegram: the agent's card, the admin's summary and agent list.
+    let bot = TelegramBot::start(office.core.clone(), Some(Duration::from_millis(50))).await;
+    let f = bot.fake.clone();
+    for (user, text) in [
+        (2000, "/mis_metricas semana"),
+        (ADMIN_TG, "/resumen semana"),
+        (ADMIN_TG, "/agentes"),
+    ] {
+        let before = f.calls().len();
+        f.inject(user, user, text);
+        f.wait_for(Duration::from_secs(20), text, |calls| {
+            calls[before..].iter().any(|c| c.method.starts_with("send"))
+        })
+        .await;
+    }
+    let calls = f.calls();
+    assert!(f.markup_errors().is_empty(), "{:#?}", fake_telegram::summary(&calls));
+    let shown: Vec<String> = calls.iter().filter_map(|c| c.rendered.clone()).collect();
+    let card = shown.iter().find(|t| t.contains("Última semana")).expect("the card");
+    assert!(card.contains(&format!("{name} · Última semana")), "{card}");
+    assert!(card.contains(excerpt), "{card}");
+    assert!(
+        shown
+            .iter()
+            .any(|t| t.contains("Publicaciones destacadas") && t.contains(excerpt))
+    );
+    assert!(
+        shown.iter().any(|t| t.contains(name) && !t.contains("Última semana")),
+        "{shown:#?}"
+    );
+    bot.stop().await;
+
+    // Discord: the same answers, read back as markdown by the fake.
+    let fake = FakeDiscord::start_with_clock(office.clock.clone()).await;
+    let config = config("http://127.0.0.1:9", &fake.url);
+    let chat = DiscordChat::new(
+        office.core.clone(),
+        &config,
+        discord_rest(&office, &fake),
+        Some(Duration::from_millis(50)),
+    );
+    chat.handle_interaction(fake_discord::interaction(1, 3000, Some(&[]), "mis_metricas", &[]))
+        .await;
+    chat.handle_interaction(fake_discord::interaction(
+        2,
+        3999,
+        Some(&[ADMIN_ROLE]),
+        "resumen",
+        &[("periodo", json!("semana"))],
+    ))
+    .await;
+    chat.handle_interaction(fake_discord::interaction(3, 3999, Some(&[ADMIN_ROLE]), "agentes", &[]))
+        .await;
+    let calls = fake.calls();
+    assert!(calls.iter().all(|c| c.status < 400), "{calls:#?}");
+    let texts: Vec<String> = calls.iter().filter_map(|c| c.text.clone()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&format!("{name} · Última semana")) && t.contains(excerpt)),
+        "{texts:#?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Publicaciones destacadas") && t.contains(excerpt))
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.target == "tok3" && c.text.as_deref().unwrap_or("").contains(name))
+    );
+}
+
+/// Lists of people follow Spanish alphabetical order: accents fold, ñ after n.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_are_listed_in_spanish_alphabetical_order() {
+    let office = office(0, 0, 0, Duration::ZERO).await;
+    for (i, name) in [
+        "Zoe Ortiz",
+        "Íñigo Castañeda",
+        "Ángel Muñoz",
+        "Beto Ruiz",
+        "Nora Peña",
+        "Ñoño López",
+    ]
+    .iter()
+    .enumerate()
+    {
+        put_agent(office.store.as_ref(), name, &format!("p{i}@remax.mx")).await;
+    }
+    let reply = office.core.handle(&console_admin(), "/agentes", None).await.unwrap();
+    let order: Vec<usize> = ["Ángel", "Beto", "Íñigo", "Nora", "Ñoño", "Zoe"]
+        .iter()
+        .map(|n| reply.text.find(n).unwrap_or_else(|| panic!("{n} in {}", reply.text)))
+        .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{}", reply.text);
 }

@@ -120,6 +120,12 @@ impl Plan {
     pub fn is_silent(&self) -> bool {
         matches!(self.step, Step::Silent)
     }
+
+    /// True when the answer is a refusal or an error written without running the command
+    /// (Discord shows those only to the caller).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self.step, Step::Answer(_))
+    }
 }
 
 /// Why a command could not produce its normal answer; [`Fail::text`] is what the user reads.

@@ -3,8 +3,15 @@
 //! attachment, or the sync's progress. Admins are members with a role from `[discord] admin_roles`.
 //!
 //! The gateway delivers interactions ([`start_discord`]); REST goes to
-//! `[discord] api_url`, and the gateway's address comes from its `GET /gateway` answer, so tests
-//! run the whole path against a fake REST API and a fake WebSocket gateway on 127.0.0.1.
+//! `[discord] api_url` through [`rest::DiscordRest`], which follows Discord's rate limits, and the
+//! gateway's address comes from its `GET /gateway` answer, so tests run the whole path against a
+//! fake REST API and a fake WebSocket gateway on 127.0.0.1.
+//!
+//! An interaction's token lives 15 minutes: whatever must still be said after that (the report
+//! of a sync that paused for an hour, an answer held up by rate limits) moves to a new message in
+//! the channel, or by DM when the answer was private. Refusals are ephemeral.
+
+pub mod rest;
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -12,15 +19,17 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
 use serenity::all::{
-    ApplicationId, ChannelId, ClientBuilder, Command as SlashCommand, CommandDataOptionValue, CommandInteraction,
-    CommandOptionType, Context, CreateAttachment, CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
-    EventHandler, GatewayIntents, Interaction, Ready, UserId,
+    ApplicationId, ChannelId, ClientBuilder, CommandDataOptionValue, CommandInteraction, CommandOptionType, Context,
+    CreateAttachment, CreateCommand, CreateCommandOption, EventHandler, GatewayIntents, Interaction, MessageId, Ready,
 };
-use serenity::http::{Http, HttpBuilder, HttpError};
+use serenity::http::{Http, HttpBuilder, LightMethod, Route};
+use tokio::sync::Mutex;
 
+use self::rest::{Body, DISCORD_BASE, DiscordRest, RestError, with_file};
 use super::commands::COMMANDS;
 use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
 use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
@@ -31,9 +40,10 @@ use crate::ports::{Attachment, OutMessage, Outbox};
 
 /// Characters of marker text per message: Discord allows 2,000 and escaping can double a text.
 const CHUNK: usize = 950;
-const SEND_ATTEMPTS: u32 = 4;
-/// Discord's default REST base; anything else is treated as a test or proxy target.
-const DISCORD_BASE: &str = "https://discord.com";
+/// How long pulso uses an interaction's token: Discord's 15 minutes less a safety margin.
+pub const INTERACTION_USE: Duration = Duration::from_secs(14 * 60);
+/// Message flag: only the caller sees it.
+const EPHEMERAL: u64 = 64;
 
 /// Slash-command options, in the order their values are put back into a command line.
 const OPTION_ORDER: [&str; 7] = [
@@ -113,16 +123,18 @@ pub fn command_line(cmd: &CommandInteraction) -> String {
     line
 }
 
-/// serenity's HTTP client for `[discord] api_url`: the real ratelimiter against discord.com; any
-/// other base (a test server, a proxy) is reached through serenity's proxy setting, which requires
-/// the ratelimiter to be off (429s then come back to pulso, which retries).
-pub fn build_http(config: &Config, token: &SecretString, application_id: Option<u64>) -> Http {
+/// serenity's HTTP client for the gateway connection (`GET /gateway`), on the same reqwest client
+/// as `rest`: against discord.com directly, any other base through serenity's proxy setting. Its
+/// ratelimiter is off: pulso's REST calls go through [`DiscordRest`], which does the limiting.
+pub fn build_http(config: &Config, token: &SecretString, rest: &DiscordRest) -> Http {
     let base = config.discord.api_url.trim_end_matches('/');
-    let mut builder = HttpBuilder::new(token.expose_secret());
+    let mut builder = HttpBuilder::new(token.expose_secret())
+        .client(rest.client())
+        .ratelimiter_disabled(true);
     if base != DISCORD_BASE {
-        builder = builder.proxy(base).ratelimiter_disabled(true);
+        builder = builder.proxy(base);
     }
-    if let Some(id) = application_id {
+    if let Some(id) = rest.application_id() {
         builder = builder.application_id(ApplicationId::new(id));
     }
     builder.build()
@@ -130,7 +142,7 @@ pub fn build_http(config: &Config, token: &SecretString, application_id: Option<
 
 struct Inner {
     core: ChatCore,
-    http: Arc<Http>,
+    rest: DiscordRest,
     admin_roles: HashSet<u64>,
     team_channel: Option<ChannelId>,
     debounce: Duration,
@@ -142,14 +154,31 @@ pub struct DiscordChat {
     inner: Arc<Inner>,
 }
 
+/// Message content as Discord gets it: markdown, and no pings from outside text.
+fn content(text: &str) -> Value {
+    json!({"content": to_discord_markdown(text), "allowed_mentions": {"parse": []}})
+}
+
+/// Where one interaction's answers go.
+#[derive(Clone)]
+struct Conversation {
+    application_id: u64,
+    token: String,
+    channel: ChannelId,
+    user: u64,
+    ephemeral: bool,
+    /// After this the token is not used any more.
+    deadline: DateTime<Utc>,
+}
+
 impl DiscordChat {
-    /// `http` is serenity's client ([`build_http`], or the gateway client's); `debounce` is the
-    /// minimum gap between progress edits (None: 2 s).
-    pub fn new(core: ChatCore, config: &Config, http: Arc<Http>, debounce: Option<Duration>) -> Self {
+    /// `rest` talks to Discord ([`DiscordRest::new`]; its clock is also the interaction timer);
+    /// `debounce` is the minimum gap between progress edits (None: 2 s).
+    pub fn new(core: ChatCore, config: &Config, rest: DiscordRest, debounce: Option<Duration>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 core,
-                http,
+                rest,
                 admin_roles: config.discord.admin_roles.iter().map(|&r| r as u64).collect(),
                 team_channel: (config.discord.team_channel_id > 0)
                     .then(|| ChannelId::new(config.discord.team_channel_id as u64)),
@@ -164,13 +193,27 @@ impl DiscordChat {
 
     /// Registers the global slash commands (`PUT /applications/{id}/commands`).
     pub async fn register_commands(&self) -> anyhow::Result<()> {
-        SlashCommand::set_global_commands(&self.inner.http, slash_commands())
+        let Some(app) = self.inner.rest.application_id() else {
+            bail!("falta el id de la aplicación de Discord");
+        };
+        let commands = serde_json::to_value(slash_commands()).context("comandos de Discord")?;
+        self.inner
+            .rest
+            .call(
+                Route::Commands {
+                    application_id: ApplicationId::new(app),
+                },
+                LightMethod::Put,
+                Body::Json(commands),
+                None,
+            )
             .await
             .context("Discord no aceptó los comandos")?;
         Ok(())
     }
 
-    /// Answers one slash command: defer (ephemeral when the answer is personal), work, edit.
+    /// Answers one slash command: defer (ephemeral when the answer is personal or a refusal),
+    /// work, edit; what cannot go through the interaction any more goes to the channel or DM.
     pub async fn handle_interaction(&self, cmd: CommandInteraction) {
         if let Err(e) = self.answer(&cmd).await {
             tracing::warn!(error = format!("{e:#}"), command = %cmd.data.name, "no se pudo responder en Discord");
@@ -178,7 +221,8 @@ impl DiscordChat {
     }
 
     async fn answer(&self, cmd: &CommandInteraction) -> anyhow::Result<()> {
-        let http = &self.inner.http;
+        let rest = &self.inner.rest;
+        let received = rest.clock().now();
         let roles: Vec<u64> = cmd
             .member
             .as_ref()
@@ -197,75 +241,154 @@ impl DiscordChat {
         };
         let line = command_line(cmd);
         let plan = self.inner.core.plan(&caller, &line, None).await;
-        let ephemeral = plan.visibility == Visibility::Private;
-        cmd.create_response(
-            http,
-            CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(ephemeral)),
-        )
-        .await
-        .context("defer")?;
+        let ephemeral = plan.visibility == Visibility::Private || plan.is_refusal();
+        let conversation = Conversation {
+            application_id: cmd.application_id.get(),
+            token: cmd.token.clone(),
+            channel: cmd.channel_id,
+            user: cmd.user.id.get(),
+            ephemeral,
+            deadline: received + INTERACTION_USE,
+        };
+        let mut defer = json!({"type": 5});
+        if ephemeral {
+            defer["data"] = json!({"flags": EPHEMERAL});
+        }
+        let deferred = rest
+            .call(
+                Route::InteractionResponse {
+                    interaction_id: cmd.id,
+                    token: &cmd.token,
+                },
+                LightMethod::Post,
+                Body::Json(defer),
+                Some(conversation.deadline),
+            )
+            .await;
+        if let Err(e) = deferred {
+            // The answer still comes: editing an interaction that was never deferred fails as
+            // "unknown", and the answer goes to the channel (or DM) instead.
+            tracing::warn!(error = %e, command = %cmd.data.name, "Discord no aceptó el aviso de espera");
+        }
         let mut reply = match self.inner.core.execute(plan).await {
             Some(reply) => reply,
             None => Reply::text("No entendí el comando. Escribe /ayuda.", Visibility::Private),
         };
         let chunks = split_chunks(&reply.text, CHUNK);
-        let mut edit = EditInteractionResponse::new().content(to_discord_markdown(&chunks[0]));
-        if let Some(a) = &reply.attachment {
-            edit = edit.new_attachment(attachment(a));
-        }
-        with_retry(|| cmd.edit_response(http, edit.clone()))
-            .await
-            .context("edit")?;
+        let file = reply.attachment.as_ref().map(attachment);
+        let moved = self.edit_original(&conversation, content(&chunks[0]), file).await?;
         for chunk in &chunks[1..] {
-            let followup = CreateInteractionResponseFollowup::new()
-                .content(to_discord_markdown(chunk))
-                .ephemeral(ephemeral);
-            with_retry(|| cmd.create_followup(http, followup.clone()))
-                .await
-                .context("followup")?;
+            self.followup(&conversation, content(chunk), moved).await?;
         }
         if let Some(job) = reply.progress.take() {
             let sink = DiscordProgress {
-                http: http.clone(),
-                cmd: cmd.clone(),
+                chat: self.clone(),
+                conversation: conversation.clone(),
+                moved: Mutex::new(moved),
             };
             let outcome = follow(job, &sink, self.inner.debounce).await;
             if let (false, Some(text)) = (outcome.delivered, outcome.final_text) {
-                // The interaction token lasts 15 minutes: a longer sync reports with a new message.
-                let content = to_discord_markdown(&split_chunks(&text, CHUNK)[0]);
-                let sent = with_retry(|| {
-                    cmd.create_followup(
-                        http,
-                        CreateInteractionResponseFollowup::new()
-                            .content(content.clone())
-                            .ephemeral(ephemeral),
-                    )
-                })
-                .await;
-                if sent.is_err() && !ephemeral {
-                    with_retry(|| {
-                        cmd.channel_id
-                            .send_message(http, CreateMessage::new().content(content.clone()))
-                    })
+                let moved = *sink.moved.lock().await;
+                self.followup(&conversation, content(&split_chunks(&text, CHUNK)[0]), moved)
                     .await?;
-                }
             }
         }
         Ok(())
     }
 
+    /// Where the conversation continues once the interaction cannot be used: the channel, or the
+    /// caller's DMs for a private answer.
+    async fn fallback_channel(&self, c: &Conversation) -> Result<ChannelId, RestError> {
+        if c.ephemeral {
+            self.inner.rest.dm_channel(c.user).await
+        } else {
+            Ok(c.channel)
+        }
+    }
+
+    /// Edits the deferred answer; if the interaction is gone, posts a new message instead and
+    /// returns where it went.
+    async fn edit_original(
+        &self,
+        c: &Conversation,
+        payload: Value,
+        file: Option<CreateAttachment>,
+    ) -> anyhow::Result<Option<(ChannelId, MessageId)>> {
+        let rest = &self.inner.rest;
+        let edited = rest
+            .call(
+                Route::WebhookOriginalInteractionResponse {
+                    application_id: ApplicationId::new(c.application_id),
+                    token: &c.token,
+                },
+                LightMethod::Patch,
+                with_file(payload.clone(), file.clone()),
+                Some(c.deadline),
+            )
+            .await;
+        match edited {
+            Ok(_) => Ok(None),
+            Err(e) if e.interaction_gone() => {
+                tracing::info!(error = %e, "la interacción ya no sirve: la respuesta va al canal");
+                let channel = self.fallback_channel(c).await?;
+                let id = rest.send_message(channel, payload, file).await?;
+                Ok(Some((channel, id)))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One more message after the answer: a follow-up while the interaction lasts, else a message
+    /// in the channel (or DM).
+    async fn followup(
+        &self,
+        c: &Conversation,
+        mut payload: Value,
+        moved: Option<(ChannelId, MessageId)>,
+    ) -> anyhow::Result<()> {
+        let rest = &self.inner.rest;
+        if moved.is_none() {
+            if c.ephemeral {
+                payload["flags"] = json!(EPHEMERAL);
+            }
+            let sent = rest
+                .call(
+                    Route::WebhookFollowupMessages {
+                        application_id: ApplicationId::new(c.application_id),
+                        token: &c.token,
+                    },
+                    LightMethod::Post,
+                    Body::Json(payload.clone()),
+                    Some(c.deadline),
+                )
+                .await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(e) if e.interaction_gone() => {}
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(map) = payload.as_object_mut() {
+                map.remove("flags");
+            }
+        }
+        let channel = match moved {
+            Some((channel, _)) => channel,
+            None => self.fallback_channel(c).await?,
+        };
+        rest.send_message(channel, payload, None).await?;
+        Ok(())
+    }
+
     async fn send_to(&self, channel: ChannelId, message: &OutMessage) -> anyhow::Result<()> {
-        let http = &self.inner.http;
         let chunks = split_chunks(&message.text, CHUNK);
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.iter().enumerate() {
-            let mut m = CreateMessage::new().content(to_discord_markdown(chunk));
-            if i == last
-                && let Some(a) = &message.attachment
-            {
-                m = m.add_file(attachment(a));
-            }
-            with_retry(|| channel.send_message(http, m.clone())).await?;
+            let file = if i == last {
+                message.attachment.as_ref().map(attachment)
+            } else {
+                None
+            };
+            self.inner.rest.send_message(channel, content(chunk), file).await?;
         }
         Ok(())
     }
@@ -275,56 +398,44 @@ fn attachment(a: &Attachment) -> CreateAttachment {
     CreateAttachment::bytes(a.bytes.clone(), a.file_name.clone())
 }
 
-fn status_of(e: &serenity::Error) -> Option<u16> {
-    match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => Some(r.status_code.as_u16()),
-        _ => None,
-    }
-}
-
-/// Runs a REST call, retrying 429 answers (only seen with the ratelimiter off; against discord.com
-/// serenity's ratelimiter waits by itself).
-async fn with_retry<T, F, Fut>(mut request: F) -> serenity::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = serenity::Result<T>>,
-{
-    let mut attempt = 1;
-    loop {
-        match request().await {
-            Err(e) if status_of(&e) == Some(429) && attempt < SEND_ATTEMPTS => {
-                tokio::time::sleep(Duration::from_millis(500 * attempt as u64)).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
+/// The progress of a sync in the deferred answer, moved to a channel message (or DM) once the
+/// interaction's token is about to expire.
 struct DiscordProgress {
-    http: Arc<Http>,
-    cmd: CommandInteraction,
+    chat: DiscordChat,
+    conversation: Conversation,
+    moved: Mutex<Option<(ChannelId, MessageId)>>,
 }
 
 #[async_trait]
 impl ProgressSink for DiscordProgress {
     async fn edit(&self, text: &str) -> Result<(), EditError> {
-        let content = to_discord_markdown(&split_chunks(text, CHUNK)[0]);
-        match self
-            .cmd
-            .edit_response(&self.http, EditInteractionResponse::new().content(content))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if status_of(&e) == Some(429) => Err(EditError::RetryAfter(Duration::from_secs(1))),
-            Err(e) => Err(EditError::Failed(e.to_string())),
-        }
+        let payload = content(&split_chunks(text, CHUNK)[0]);
+        let mut moved = self.moved.lock().await;
+        let result = match *moved {
+            Some((channel, message)) => self
+                .chat
+                .inner
+                .rest
+                .edit_message(channel, message, payload)
+                .await
+                .map_err(anyhow::Error::from),
+            None => self
+                .chat
+                .edit_original(&self.conversation, payload, None)
+                .await
+                .map(|to| {
+                    if to.is_some() {
+                        *moved = to;
+                    }
+                }),
+        };
+        result.map_err(|e| EditError::Failed(format!("{e:#}")))
     }
 
     fn address(&self) -> Option<ChatAddress> {
         Some(ChatAddress {
             platform: Platform::Discord.as_str(),
-            chat_id: self.cmd.channel_id.get().to_string(),
+            chat_id: self.conversation.channel.get().to_string(),
         })
     }
 }
@@ -361,8 +472,8 @@ impl Outbox for DiscordChat {
                 continue;
             }
             let sent = async {
-                let dm = with_retry(|| UserId::new(id).create_dm_channel(&self.inner.http)).await?;
-                self.send_to(dm.id, message).await
+                let dm = self.inner.rest.dm_channel(id).await?;
+                self.send_to(dm, message).await
             }
             .await;
             match sent {
@@ -388,13 +499,14 @@ struct Handler {
 impl EventHandler for Handler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, "conectado al gateway de Discord");
-        if let Some(chat) = self.chat.get()
-            && let Err(e) = chat.register_commands().await
-        {
-            tracing::error!(
-                error = format!("{e:#}"),
-                "no se pudieron registrar los comandos de Discord"
-            );
+        if let Some(chat) = self.chat.get() {
+            chat.inner.rest.set_application_id(ready.application.id.get());
+            if let Err(e) = chat.register_commands().await {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "no se pudieron registrar los comandos de Discord"
+                );
+            }
         }
     }
 
@@ -414,12 +526,13 @@ pub async fn start_discord(
     token: SecretString,
 ) -> anyhow::Result<(Arc<dyn Outbox>, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     let cell = Arc::new(OnceLock::new());
+    let rest = DiscordRest::new(&config.discord.api_url, &token, None, core.inner.clock.clone());
     // REST goes to `[discord] api_url`; the gateway URL comes from its `/gateway` answer.
-    let mut client = ClientBuilder::new_with_http(build_http(config, &token, None), GatewayIntents::GUILDS)
+    let mut client = ClientBuilder::new_with_http(build_http(config, &token, &rest), GatewayIntents::GUILDS)
         .event_handler(Handler { chat: cell.clone() })
         .await
         .context("no se pudo crear el cliente de Discord")?;
-    let chat = DiscordChat::new(core, config, client.http.clone(), None);
+    let chat = DiscordChat::new(core, config, rest, None);
     let outbox = chat.outbox();
     let _ = cell.set(chat);
     let gateway = tokio::spawn(async move { client.start().await.context("el gateway de Discord se detuvo") });

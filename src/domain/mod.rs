@@ -9,6 +9,7 @@ pub mod job;
 pub mod metrics;
 pub mod period;
 pub mod ranking;
+pub mod text;
 
 pub use agent::{Agent, AgentId, ConnectionStatus, NameLookupError, Role, find_by_name, name_key};
 pub use calendar::{ReportsDue, month_containing, month_label, reports_due, week_containing};
@@ -18,3 +19,4 @@ pub use job::{ItemStatus, JobId, JobItem, JobKind, JobStatus, SyncJob};
 pub use metrics::{AgentTotals, DailyMetrics, Delta, Post, TeamTotals, delta_pct, shared_known_days};
 pub use period::{DateRange, MonthSplit, Period, PeriodError};
 pub use ranking::{RankedAgent, performance_score, rank};
+pub use text::{outside_line, outside_text, spanish_cmp, spanish_key};

@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::agent::{AgentId, name_key};
+use super::agent::AgentId;
 use super::metrics::AgentTotals;
 
 /// The seed's composite score: posts×10 + impressions/1000 + reach/500 + link clicks×5. Views and
@@ -36,7 +36,13 @@ pub fn rank(agents: impl IntoIterator<Item = (AgentId, String, AgentTotals)>) ->
         })
         .collect();
     // Keys computed once per agent, not once per comparison.
-    ranked.sort_by_cached_key(|r| (std::cmp::Reverse(OrderedScore(r.score)), name_key(&r.name), r.agent_id));
+    ranked.sort_by_cached_key(|r| {
+        (
+            std::cmp::Reverse(OrderedScore(r.score)),
+            super::spanish_key(&r.name),
+            r.agent_id,
+        )
+    });
     for (i, r) in ranked.iter_mut().enumerate() {
         r.position = i + 1;
     }

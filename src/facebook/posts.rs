@@ -222,7 +222,7 @@ fn build_post(raw: RawPost) -> Option<Post> {
 
 /// First characters of the message on one line.
 pub fn excerpt(message: &str) -> String {
-    let flat = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = crate::domain::outside_line(message);
     if flat.chars().count() <= EXCERPT_CHARS {
         return flat;
     }

@@ -175,7 +175,7 @@ fn page_access_from(v: &Value) -> Option<PageAccess> {
         .filter(|t| !t.is_empty())?;
     Some(PageAccess {
         page_id: v.get("id").and_then(Value::as_str).unwrap_or_default().to_string(),
-        name: v.get("name").and_then(Value::as_str).unwrap_or_default().to_string(),
+        name: crate::domain::outside_line(v.get("name").and_then(Value::as_str).unwrap_or_default()),
         token: SecretString::from(token.to_string()),
     })
 }

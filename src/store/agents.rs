@@ -28,7 +28,7 @@ macro_rules! agent_methods {
                                updated_at = $5 WHERE id = $1",
                         )
                         .bind(id)
-                        .bind(agent.name.trim())
+                        .bind(crate::domain::outside_line(&agent.name))
                         .bind(&agent.facebook_page_id)
                         .bind(&agent.instagram_account_id)
                         .bind(now)
@@ -41,7 +41,7 @@ macro_rules! agent_methods {
                             "INSERT INTO agents (name, email, role, facebook_page_id, instagram_account_id, status, \
                                created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'inactive', $6, $6) RETURNING id",
                         )
-                        .bind(agent.name.trim())
+                        .bind(crate::domain::outside_line(&agent.name))
                         .bind(&email)
                         .bind(agent.role.as_str())
                         .bind(&agent.facebook_page_id)
@@ -80,7 +80,10 @@ macro_rules! agent_methods {
                 let rows: Vec<AgentRow> = sqlx::query_as(concat!("SELECT ", agent_columns!(), " FROM agents ORDER BY name, id"))
                     .fetch_all(&self.pool)
                     .await?;
-                rows.into_iter().map(Agent::try_from).collect()
+                let mut agents = rows.into_iter().map(Agent::try_from).collect::<StoreResult<Vec<Agent>>>()?;
+                // Spanish alphabetical order (SQL's byte order puts "Ángel" after "Zoe").
+                agents.sort_by_cached_key(|a| (crate::domain::spanish_key(&a.name), a.id));
+                Ok(agents)
             }
 
             pub(crate) async fn set_agent_page_sql(&self, id: AgentId, page_id: &str, now: DateTime<Utc>) -> StoreResult<()> {

@@ -1,7 +1,13 @@
 //! A fake Discord REST API on 127.0.0.1 for serenity's real `Http` client (proxy mode): command
 //! registration, interaction callbacks (204; a second one is "already acknowledged"), edits of the
 //! original response and follow-ups (JSON or multipart with files), channel messages, DM channels,
-//! and injectable 429s. Interactions are built as the gateway would deliver them, and a WebSocket
+//! and Discord's rate limits as documented: routes with a bucket (`X-RateLimit-*` headers on every
+//! answer, 429 while it is exhausted), one-off 429s that leave the route exhausted for their
+//! `retry_after`, and global 429s; the timeline is a [`Clock`] the test controls, and a request that
+//! arrives while its bucket (or the global limit) is still exhausted after Discord said so is
+//! recorded as `early`. Message content is read as Discord markdown
+//! ([`markup::parse_discord_markdown`]): formatting pulso did not mean is rejected with 400.
+//! Interactions are built as the gateway would deliver them, and a WebSocket
 //! gateway (`GET /gateway` points serenity at it) says Hello, takes Identify, answers heartbeats,
 //! sends Ready and then whatever interactions a test dispatches.
 
@@ -15,10 +21,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::any;
+use chrono::{DateTime, Utc};
+use pulso::sync::{Clock, SystemClock};
 use serde_json::{Value, json};
 use serenity::all::CommandInteraction;
 
-use super::multipart;
+use super::{markup, multipart};
 
 pub const TOKEN: &str = "discord-test-token";
 pub const APP_ID: u64 = 4242;
@@ -34,24 +42,55 @@ pub struct DCall {
     pub kind: Option<i64>,
     pub flags: i64,
     pub content: Option<String>,
+    /// The content as a person reads it (markdown parsed).
+    pub text: Option<String>,
     pub files: Vec<(String, Vec<u8>)>,
     pub at: Instant,
+    /// Arrival on the fake's clock.
+    pub clock_at: DateTime<Utc>,
     pub status: u16,
+    /// Sent into a bucket (or global limit) the fake had announced as exhausted.
+    pub early: bool,
+}
+
+/// A rate-limit bucket on the routes whose path contains its fragment.
+#[derive(Debug, Clone)]
+struct Bucket {
+    fragment: String,
+    name: String,
+    limit: u32,
+    remaining: u32,
+    reset_after: f64,
+    reset_at: Option<DateTime<Utc>>,
+    /// A 429 or `remaining: 0` told the client it is exhausted until `reset_at`.
+    announced: bool,
+    /// One-off 429s still to give (each leaves the bucket exhausted for `reset_after`).
+    forced: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Global {
+    retry_after: f64,
+    until: Option<DateTime<Utc>>,
+    pending: bool,
 }
 
 #[derive(Default)]
 struct St {
     calls: Vec<DCall>,
     acknowledged: HashSet<String>,
+    /// When each interaction was acknowledged (its token lives 15 minutes from then).
+    acked_at: HashMap<String, DateTime<Utc>>,
     commands: Vec<Value>,
-    /// Remaining 429 answers per path fragment ("@original", "messages"...).
-    faults: HashMap<String, u32>,
+    buckets: Vec<Bucket>,
+    global: Option<Global>,
     next_id: u64,
 }
 
 #[derive(Clone)]
 pub struct FakeDiscord {
     st: Arc<Mutex<St>>,
+    clock: Arc<dyn Clock>,
     pub url: String,
     /// `ws://127.0.0.1:PORT` of the gateway.
     pub gateway_url: String,
@@ -80,6 +119,12 @@ fn message(id: u64, channel: &str, content: &str, files: &[(String, Vec<u8>)]) -
 
 impl FakeDiscord {
     pub async fn start() -> Self {
+        Self::start_with_clock(Arc::new(SystemClock)).await
+    }
+
+    /// A fake whose rate-limit timeline is `clock` (share pulso's manual clock to make waits
+    /// instant and exact).
+    pub async fn start_with_clock(clock: Arc<dyn Clock>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,6 +134,7 @@ impl FakeDiscord {
                 next_id: 1_000_000,
                 ..Default::default()
             })),
+            clock,
             url,
             gateway_url,
             dispatch: tokio::sync::broadcast::channel(64).0,
@@ -184,9 +230,52 @@ impl FakeDiscord {
         self.st.lock().unwrap().commands.clone()
     }
 
-    /// The next `n` calls whose path contains `fragment` get 429.
+    /// The next `n` calls whose path contains `fragment` get 429 with Discord's headers and body
+    /// (`retry_after` 0.2 s); the route stays exhausted until then.
     pub fn rate_limit_next(&self, fragment: &str, n: u32) {
-        self.st.lock().unwrap().faults.insert(fragment.to_string(), n);
+        self.exhaust(fragment, n, 0.2);
+    }
+
+    /// The next `n` calls on `fragment` get a 429 saying `retry_after` seconds (header, body and
+    /// `X-RateLimit-Reset-After`), as Discord words it; until then the route stays exhausted.
+    pub fn exhaust(&self, fragment: &str, n: u32, retry_after: f64) {
+        self.add_bucket(fragment, 5, retry_after, n);
+    }
+
+    /// Routes on `fragment` share a bucket of `limit` requests per `reset_after` seconds, announced
+    /// in `X-RateLimit-*` headers; a request into the exhausted bucket gets 429.
+    pub fn bucket(&self, fragment: &str, limit: u32, reset_after: f64) {
+        self.add_bucket(fragment, limit, reset_after, 0);
+    }
+
+    fn add_bucket(&self, fragment: &str, limit: u32, reset_after: f64, forced: u32) {
+        let mut st = self.st.lock().unwrap();
+        let name = format!("bucket-{}", st.buckets.len());
+        st.buckets.push(Bucket {
+            fragment: fragment.to_string(),
+            name,
+            limit,
+            remaining: limit,
+            reset_after,
+            reset_at: None,
+            announced: false,
+            forced,
+        });
+    }
+
+    /// The next request, on any route, gets a global 429 of `retry_after` seconds; every request
+    /// before then gets one too.
+    pub fn global_limit_next(&self, retry_after: f64) {
+        self.st.lock().unwrap().global = Some(Global {
+            retry_after,
+            until: None,
+            pending: true,
+        });
+    }
+
+    /// Requests sent into a limit the fake had announced as exhausted.
+    pub fn early_requests(&self) -> Vec<DCall> {
+        self.calls().into_iter().filter(|c| c.early).collect()
     }
 
     pub async fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&[DCall]) -> bool) -> Vec<DCall> {
@@ -302,24 +391,66 @@ async fn handle(
         kind: None,
         flags: 0,
         content: None,
+        text: None,
         files: files.clone(),
         at: Instant::now(),
+        clock_at: fake.clock.now(),
         status: 200,
+        early: false,
     };
     call.target = match segments.as_slice() {
         ["webhooks", _, token, ..] | ["interactions", _, token, ..] => token.to_string(),
         ["channels", channel, ..] => channel.to_string(),
         _ => String::new(),
     };
-    if let Some((fragment, n)) = st.faults.iter_mut().find(|(f, n)| rest.contains(f.as_str()) && **n > 0) {
-        let _ = fragment;
-        *n -= 1;
-        call.status = 429;
+    if let Some(limited) = rate_limit(&mut st, &mut call, &rest) {
+        st.calls.push(call);
+        return limited;
+    }
+    let mut headers = Vec::new();
+    if let Some(b) = st.buckets.iter().find(|b| rest.contains(b.fragment.as_str())) {
+        let reset = b
+            .reset_at
+            .map(|r| (r - call.clock_at).num_milliseconds().max(0) as f64 / 1000.0);
+        headers = vec![
+            ("x-ratelimit-bucket", b.name.clone()),
+            ("x-ratelimit-limit", b.limit.to_string()),
+            ("x-ratelimit-remaining", b.remaining.to_string()),
+            (
+                "x-ratelimit-reset-after",
+                format!("{:.3}", reset.unwrap_or(b.reset_after)),
+            ),
+        ];
+    }
+    if let Some(md) = payload
+        .get("content")
+        .or_else(|| payload["data"].get("content"))
+        .and_then(Value::as_str)
+    {
+        match markup::parse_discord_markdown(md) {
+            Ok(text) => call.text = Some(text),
+            Err(why) => {
+                call.status = 400;
+                st.calls.push(call);
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({"code": 50035, "message": format!("Invalid Form Body (fake: {why})")})),
+                )
+                    .into_response();
+            }
+        }
+    }
+    if let ["webhooks", _, token, ..] = segments.as_slice()
+        && st
+            .acked_at
+            .get(*token)
+            .is_some_and(|at| call.clock_at >= *at + chrono::Duration::minutes(15))
+    {
+        call.status = 401;
         st.calls.push(call);
         return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "0.2")],
-            Json(json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false})),
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"code": 50027, "message": "Invalid Webhook Token"})),
         )
             .into_response();
     }
@@ -349,6 +480,7 @@ async fn handle(
             call.kind = payload["type"].as_i64();
             call.flags = payload["data"]["flags"].as_i64().unwrap_or(0);
             call.content = payload["data"]["content"].as_str().map(str::to_string);
+            st.acked_at.entry(token.to_string()).or_insert(call.clock_at);
             if !st.acknowledged.insert(token.to_string()) {
                 call.status = 400;
                 st.calls.push(call);
@@ -410,5 +542,90 @@ async fn handle(
         }
     };
     st.calls.push(call);
+    let mut response = response;
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value.parse().unwrap());
+    }
     response
+}
+
+/// Discord's 429 for `call`, if its route (or the global limit) is exhausted now; otherwise the
+/// request is counted in its bucket.
+fn rate_limit(st: &mut St, call: &mut DCall, path: &str) -> Option<Response> {
+    let limited = limit_check(st, call, path);
+    if limited.is_some() {
+        call.status = 429;
+    }
+    limited
+}
+
+fn limit_check(st: &mut St, call: &mut DCall, path: &str) -> Option<Response> {
+    let now = call.clock_at;
+    let too_many = |retry_after: f64, global: bool, bucket: Option<&str>| {
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"message": "You are being rate limited.", "retry_after": retry_after, "global": global})),
+        )
+            .into_response();
+        let h = response.headers_mut();
+        h.insert("retry-after", format!("{}", retry_after.ceil() as u64).parse().unwrap());
+        h.insert(
+            "x-ratelimit-scope",
+            if global { "global" } else { "user" }.parse().unwrap(),
+        );
+        if global {
+            h.insert("x-ratelimit-global", "true".parse().unwrap());
+        } else {
+            h.insert("x-ratelimit-limit", "5".parse().unwrap());
+            h.insert("x-ratelimit-remaining", "0".parse().unwrap());
+            h.insert("x-ratelimit-reset-after", format!("{retry_after:.3}").parse().unwrap());
+        }
+        if let Some(name) = bucket {
+            h.insert("x-ratelimit-bucket", name.parse().unwrap());
+        }
+        response
+    };
+    if let Some(g) = &mut st.global {
+        if let Some(until) = g.until
+            && now < until
+        {
+            call.early = true;
+            let left = (until - now).num_milliseconds() as f64 / 1000.0;
+            return Some(too_many(left, true, None));
+        }
+        if g.pending {
+            g.pending = false;
+            g.until = Some(now + chrono::Duration::milliseconds((g.retry_after * 1000.0) as i64));
+            let retry_after = g.retry_after;
+            return Some(too_many(retry_after, true, None));
+        }
+    }
+    let b = st.buckets.iter_mut().find(|b| path.contains(b.fragment.as_str()))?;
+    let window = chrono::Duration::milliseconds((b.reset_after * 1000.0) as i64);
+    if b.reset_at.is_none_or(|r| now >= r) {
+        b.remaining = b.limit;
+        b.reset_at = Some(now + window);
+        b.announced = false;
+    }
+    let reset_at = b.reset_at.unwrap();
+    if b.remaining == 0 {
+        call.early = b.announced;
+        b.announced = true;
+        let left = (reset_at - now).num_milliseconds() as f64 / 1000.0;
+        let name = b.name.clone();
+        return Some(too_many(left, false, Some(&name)));
+    }
+    if b.forced > 0 {
+        b.forced -= 1;
+        b.remaining = 0;
+        b.reset_at = Some(now + window);
+        b.announced = true;
+        let (after, name) = (b.reset_after, b.name.clone());
+        return Some(too_many(after, false, Some(&name)));
+    }
+    b.remaining -= 1;
+    if b.remaining == 0 {
+        b.announced = true;
+    }
+    None
 }

@@ -2,6 +2,9 @@
 //! deleteWebhook, setMyCommands, setWebhook, long-polled getUpdates, sendMessage, editMessageText
 //! ("not modified" and "not found" as Telegram words them), sendPhoto / sendDocument (multipart,
 //! `attach://` resolved), and injectable faults (429 with retry_after, 403, any description).
+//! Every text or caption sent with `parse_mode=HTML` goes through Telegram's HTML rules
+//! ([`markup::parse_telegram_html`]): invalid markup gets Telegram's "can't parse entities" 400
+//! and is not delivered, so every test through this fake checks pulso's HTML.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,7 +19,7 @@ use axum::routing::post;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::multipart;
+use super::{markup, multipart};
 
 pub const TOKEN: &str = "123456:TEST";
 pub const BOT_ID: i64 = 999;
@@ -29,6 +32,10 @@ pub struct Call {
     pub chat_id: Option<i64>,
     pub message_id: Option<i64>,
     pub text: Option<String>,
+    /// The text as the person reads it (HTML parsed), when it was sent as HTML and was valid.
+    pub rendered: Option<String>,
+    /// Telegram's error description when the HTML was rejected.
+    pub markup_error: Option<String>,
     pub file_name: Option<String>,
     pub bytes: Vec<u8>,
     pub at: Instant,
@@ -215,6 +222,11 @@ impl FakeTelegram {
         self.state.lock().unwrap().messages.get(&(chat, id)).cloned()
     }
 
+    /// Calls whose HTML Telegram would have rejected.
+    pub fn markup_errors(&self) -> Vec<Call> {
+        self.calls().into_iter().filter(|c| c.markup_error.is_some()).collect()
+    }
+
     /// Waits until `pred` holds over the calls, or panics after `timeout`.
     pub async fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&[Call]) -> bool) -> Vec<Call> {
         let start = Instant::now();
@@ -247,12 +259,13 @@ pub fn summary(calls: &[Call]) -> Vec<String> {
         .iter()
         .map(|c| {
             format!(
-                "{} chat={:?} id={:?} failed={} {:?}",
+                "{} chat={:?} id={:?} failed={} {:?}{}",
                 c.method,
                 c.chat_id,
                 c.message_id,
                 c.failed,
-                c.text.as_deref().map(|t| t.chars().take(80).collect::<String>())
+                c.text.as_deref().map(|t| t.chars().take(80).collect::<String>()),
+                c.markup_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
             )
         })
         .collect()
@@ -295,6 +308,8 @@ async fn handle(
         chat_id: chat,
         message_id: fields.i64("message_id"),
         text: fields.str("text").or_else(|| fields.str("caption")),
+        rendered: None,
+        markup_error: None,
         file_name: None,
         bytes: Vec::new(),
         at: Instant::now(),
@@ -312,6 +327,32 @@ async fn handle(
             Fault::RetryAfter(secs) => retry_after(secs),
             Fault::Error(code, description) => error(code, &description),
         };
+    }
+    if matches!(
+        method.as_str(),
+        "sendMessage" | "editMessageText" | "sendPhoto" | "sendDocument"
+    ) && fields.str("parse_mode").is_some_and(|m| m.eq_ignore_ascii_case("HTML"))
+    {
+        let limit = if method == "sendMessage" || method == "editMessageText" {
+            4096
+        } else {
+            1024
+        };
+        match markup::parse_telegram_html(call.text.as_deref().unwrap_or("")) {
+            Ok(text) if text.encode_utf16().count() > limit => {
+                call.failed = true;
+                call.markup_error = Some("Bad Request: message is too long".into());
+                s.calls.push(call);
+                return error(400, "Bad Request: message is too long");
+            }
+            Ok(text) => call.rendered = Some(text),
+            Err(description) => {
+                call.failed = true;
+                call.markup_error = Some(description.clone());
+                s.calls.push(call);
+                return error(400, &description);
+            }
+        }
     }
     let response = match method.as_str() {
         "getMe" => {

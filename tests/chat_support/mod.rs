@@ -4,6 +4,7 @@
 
 pub mod fake_discord;
 pub mod fake_telegram;
+pub mod markup;
 pub mod multipart;
 
 use std::sync::Arc;
@@ -273,31 +274,40 @@ pub fn config(telegram_url: &str, discord_url: &str) -> Config {
     Config::load_from(Some(std::path::Path::new("/nonexistent/pulso.toml")), &env).unwrap()
 }
 
-/// Text as a person reads it: Telegram HTML, Discord markdown and console text all become the same.
-pub fn normalize_telegram(html: &str) -> String {
-    html.replace("<b>", "")
-        .replace("</b>", "")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+/// Adds an agent (or renames the one with `email`) through the store, as an import would.
+pub async fn put_agent(store: &dyn Store, name: &str, email: &str) -> pulso::domain::Agent {
+    store
+        .upsert_agent(
+            &pulso::store::NewAgent {
+                name: name.to_string(),
+                email: email.to_string(),
+                role: pulso::domain::Role::Agent,
+                facebook_page_id: None,
+                instagram_account_id: None,
+            },
+            now(),
+        )
+        .await
+        .unwrap()
+        .0
 }
 
+/// Text as a person reads it, parsed with Telegram's HTML rules (invalid HTML fails the test).
+pub fn normalize_telegram(html: &str) -> String {
+    markup::parse_telegram_html(html).unwrap_or_else(|e| panic!("{e}: {html:?}"))
+}
+
+/// Text as a person reads it, parsed as Discord markdown (unintended formatting fails the test).
 pub fn normalize_discord(md: &str) -> String {
-    let mut out = String::new();
-    let mut chars = md.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    out.push(n);
-                }
-            }
-            '*' if chars.peek() == Some(&'*') => {
-                chars.next();
-            }
-            '\u{200b}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    markup::parse_discord_markdown(md).unwrap_or_else(|e| panic!("{e}: {md:?}"))
+}
+
+/// pulso's Discord REST client pointed at `fake`, on `office`'s manual clock.
+pub fn discord_rest(office: &Office, fake: &fake_discord::FakeDiscord) -> pulso::chat::discord::rest::DiscordRest {
+    pulso::chat::discord::rest::DiscordRest::new(
+        &fake.url,
+        &SecretString::from(fake_discord::TOKEN),
+        Some(fake_discord::APP_ID),
+        office.clock.clone(),
+    )
 }
