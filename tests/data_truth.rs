@@ -97,7 +97,7 @@ async fn world(configure: impl Fn(&Sandbox)) -> World {
         timeout: Duration::from_secs(10),
     });
     let queries = Arc::new(Queries::new(store.clone(), tz()));
-    let engine = SyncEngine::new(
+    let engine = SyncEngine::builder(
         store.clone(),
         Arc::new(GraphSource::new(client)),
         cipher,
@@ -105,7 +105,8 @@ async fn world(configure: impl Fn(&Sandbox)) -> World {
         settings(),
         tz(),
     )
-    .with_queries(queries.clone());
+    .queries(queries.clone())
+    .build();
     let core = ChatCore::new(store.clone(), queries, engine.clone(), tz(), None, None);
     let outbox = Arc::new(support::chat::RecordingOutbox::default());
     let defaults =

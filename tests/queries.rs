@@ -83,7 +83,7 @@ async fn team_view_is_cached_until_a_sync_writes_and_expires_after_five_minutes(
         agent_min_interval: Duration::ZERO,
         ..support::sync_settings()
     };
-    let engine = SyncEngine::new(
+    let engine = SyncEngine::builder(
         t.store.clone(),
         Arc::new(ScriptedSource::default()),
         c.clone(),
@@ -91,7 +91,8 @@ async fn team_view_is_cached_until_a_sync_writes_and_expires_after_five_minutes(
         settings,
         tz,
     )
-    .with_queries(q.clone());
+    .queries(q.clone())
+    .build();
     let day = |views| DailyMetrics {
         date: today(),
         impressions: Some(views),

@@ -68,14 +68,15 @@ impl PageSource for GatedSource {
         Ok(AgentData {
             days: vec![DailyMetrics {
                 date: req.until,
-                followers: 100,
-                impressions: 1000,
-                reach: 600,
+                followers: Some(100),
+                impressions: Some(1000),
+                reach: Some(600),
                 ..Default::default()
             }],
             posts: Vec::new(),
             calls: 2,
             max_usage_pct: 0,
+            refused_metrics: Vec::new(),
         })
     }
 }

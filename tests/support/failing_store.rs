@@ -84,6 +84,18 @@ impl Store for FailingStore {
         self.inner.set_agent_page(id, page_id, now).await
     }
 
+    async fn set_agent_role(&self, id: AgentId, role: Role, now: DateTime<Utc>) -> StoreResult<()> {
+        self.inner.set_agent_role(id, role, now).await
+    }
+
+    async fn refused_metrics(&self) -> StoreResult<Vec<String>> {
+        self.inner.refused_metrics().await
+    }
+
+    async fn add_refused_metric(&self, metric: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        self.inner.add_refused_metric(metric, now).await
+    }
+
     async fn set_agent_token(
         &self,
         id: AgentId,
