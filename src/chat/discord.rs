@@ -14,20 +14,21 @@ use anyhow::{Context as _, bail};
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    ApplicationId, ChannelId, ClientBuilder, Command as SlashCommand, CommandDataOptionValue, CommandInteraction,
-    CommandOptionType, Context, CreateAttachment, CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
-    EventHandler, GatewayIntents, Interaction, Ready, UserId,
+    ApplicationId, ButtonStyle, ChannelId, ClientBuilder, Command as SlashCommand, CommandDataOptionValue,
+    CommandInteraction, CommandOptionType, ComponentInteraction, Context, CreateActionRow, CreateAttachment,
+    CreateButton, CreateCommand, CreateCommandOption, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler, GatewayIntents,
+    Interaction, Member, Ready, User, UserId,
 };
 use serenity::http::{Http, HttpBuilder, HttpError};
 
 use super::commands::COMMANDS;
-use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
+use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility, link_urls};
 use super::progress::{DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_discord_markdown};
 use crate::config::Config;
 use crate::domain::{AgentId, Period};
-use crate::ports::{Attachment, OutMessage, Outbox};
+use crate::ports::{Attachment, Button, OutMessage, Outbox};
 
 /// Characters of marker text per message: Discord allows 2,000 and escaping can double a text.
 const CHUNK: usize = 950;
@@ -179,22 +180,7 @@ impl DiscordChat {
 
     async fn answer(&self, cmd: &CommandInteraction) -> anyhow::Result<()> {
         let http = &self.inner.http;
-        let roles: Vec<u64> = cmd
-            .member
-            .as_ref()
-            .map(|m| m.roles.iter().map(|r| r.get()).collect())
-            .unwrap_or_default();
-        let caller = Caller {
-            platform: Platform::Discord,
-            user_id: cmd.user.id.get().to_string(),
-            is_admin: roles.iter().any(|r| self.inner.admin_roles.contains(r)),
-            chat: if cmd.guild_id.is_some() {
-                ChatKind::Group
-            } else {
-                ChatKind::Private
-            },
-            assume_agent: None,
-        };
+        let caller = self.caller(&cmd.user, cmd.member.as_deref(), cmd.guild_id.is_some());
         let line = command_line(cmd);
         let plan = self.inner.core.plan(&caller, &line, None).await;
         let ephemeral = plan.visibility == Visibility::Private;
@@ -209,17 +195,25 @@ impl DiscordChat {
             None => Reply::text("No entendí el comando. Escribe /ayuda.", Visibility::Private),
         };
         let chunks = split_chunks(&reply.text, CHUNK);
-        let mut edit = EditInteractionResponse::new().content(to_discord_markdown(&chunks[0]));
+        let last = chunks.len() - 1;
+        let mut edit =
+            EditInteractionResponse::new().content(content_with_links(&chunks[0], &reply.buttons, last == 0));
+        if last == 0 && !reply.buttons.is_empty() {
+            edit = edit.components(action_rows(&reply.buttons));
+        }
         if let Some(a) = &reply.attachment {
             edit = edit.new_attachment(attachment(a));
         }
         with_retry(|| cmd.edit_response(http, edit.clone()))
             .await
             .context("edit")?;
-        for chunk in &chunks[1..] {
-            let followup = CreateInteractionResponseFollowup::new()
-                .content(to_discord_markdown(chunk))
+        for (i, chunk) in chunks.iter().enumerate().skip(1) {
+            let mut followup = CreateInteractionResponseFollowup::new()
+                .content(content_with_links(chunk, &reply.buttons, i == last))
                 .ephemeral(ephemeral);
+            if i == last && !reply.buttons.is_empty() {
+                followup = followup.components(action_rows(&reply.buttons));
+            }
             with_retry(|| cmd.create_followup(http, followup.clone()))
                 .await
                 .context("followup")?;
@@ -254,12 +248,29 @@ impl DiscordChat {
         Ok(())
     }
 
+    /// Who sent an interaction: admins by role; a guild channel is a group, a DM is private.
+    fn caller(&self, user: &User, member: Option<&Member>, in_guild: bool) -> Caller {
+        let roles: Vec<u64> = member
+            .map(|m| m.roles.iter().map(|r| r.get()).collect())
+            .unwrap_or_default();
+        Caller {
+            platform: Platform::Discord,
+            user_id: user.id.get().to_string(),
+            is_admin: roles.iter().any(|r| self.inner.admin_roles.contains(r)),
+            chat: if in_guild { ChatKind::Group } else { ChatKind::Private },
+            assume_agent: None,
+        }
+    }
+
     async fn send_to(&self, channel: ChannelId, message: &OutMessage) -> anyhow::Result<()> {
         let http = &self.inner.http;
         let chunks = split_chunks(&message.text, CHUNK);
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.iter().enumerate() {
-            let mut m = CreateMessage::new().content(to_discord_markdown(chunk));
+            let mut m = CreateMessage::new().content(content_with_links(chunk, &message.buttons, i == last));
+            if i == last && !message.buttons.is_empty() {
+                m = m.components(action_rows(&message.buttons));
+            }
             if i == last
                 && let Some(a) = &message.attachment
             {
@@ -381,9 +392,17 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
-        if let (Interaction::Command(cmd), Some(chat)) = (interaction, self.chat.get()) {
-            let chat = chat.clone();
-            tokio::spawn(async move { chat.handle_interaction(cmd).await });
+        let Some(chat) = self.chat.get().cloned() else {
+            return;
+        };
+        match interaction {
+            Interaction::Command(cmd) => {
+                tokio::spawn(async move { chat.handle_interaction(cmd).await });
+            }
+            Interaction::Component(pressed) => {
+                tokio::spawn(async move { chat.handle_component(pressed).await });
+            }
+            _ => {}
         }
     }
 }
@@ -415,4 +434,96 @@ pub async fn start_discord(
     let _ = cell.set(chat);
     let gateway = tokio::spawn(async move { client.start().await.context("el gateway de Discord se detuvo") });
     Ok((outbox, gateway))
+}
+
+// ── Buttons: links as link buttons, commands as button components ──
+
+/// Discord allows five buttons per row and five rows.
+const BUTTONS_PER_ROW: usize = 5;
+const MAX_BUTTONS: usize = 25;
+/// Discord's limits on a button's label and custom id.
+const MAX_LABEL: usize = 80;
+const MAX_CUSTOM_ID: usize = 100;
+
+/// The rendered markdown of `chunk`, and on the last chunk the raw URL of each link button: outside
+/// the markdown escaper (which would turn `client_id` into `client\_id`), in `<…>` so Discord shows
+/// no preview.
+fn content_with_links(chunk: &str, buttons: &[Button], last: bool) -> String {
+    let mut content = to_discord_markdown(chunk);
+    if last {
+        for url in link_urls(buttons) {
+            content.push_str(&format!("\n<{url}>"));
+        }
+    }
+    content
+}
+
+/// The buttons as action rows: links open their URL, commands send a component interaction whose
+/// custom id is the command line.
+fn action_rows(buttons: &[Button]) -> Vec<CreateActionRow> {
+    let label = |l: &str| l.chars().take(MAX_LABEL).collect::<String>();
+    let made: Vec<CreateButton> = buttons
+        .iter()
+        .filter_map(|b| match b {
+            Button::Link { label: l, url } => Some(CreateButton::new_link(url.clone()).label(label(l))),
+            Button::Command { label: l, command } if command.chars().count() <= MAX_CUSTOM_ID => Some(
+                CreateButton::new(command.clone())
+                    .label(label(l))
+                    .style(ButtonStyle::Primary),
+            ),
+            Button::Command { .. } => None,
+        })
+        .take(MAX_BUTTONS)
+        .collect();
+    made.chunks(BUTTONS_PER_ROW)
+        .map(|row| CreateActionRow::Buttons(row.to_vec()))
+        .collect()
+}
+
+impl DiscordChat {
+    /// A pressed command button: handled like the same command from the presser, answered
+    /// privately (ephemeral in a guild) with a deferred response that is then edited.
+    pub async fn handle_component(&self, pressed: ComponentInteraction) {
+        if let Err(e) = self.answer_component(&pressed).await {
+            tracing::warn!(error = format!("{e:#}"), "no se pudo responder al botón en Discord");
+        }
+    }
+
+    async fn answer_component(&self, pressed: &ComponentInteraction) -> anyhow::Result<()> {
+        let http = &self.inner.http;
+        let caller = self.caller(&pressed.user, pressed.member.as_ref(), pressed.guild_id.is_some());
+        let plan = self.inner.core.plan(&caller, &pressed.data.custom_id, None).await;
+        pressed
+            .create_response(
+                http,
+                CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(true)),
+            )
+            .await
+            .context("defer")?;
+        let reply = self
+            .inner
+            .core
+            .execute(plan)
+            .await
+            .unwrap_or_else(|| Reply::text("No entendí el botón. Escribe /ayuda.", Visibility::Private));
+        let chunks = split_chunks(&reply.text, CHUNK);
+        let last = chunks.len() - 1;
+        let mut edit =
+            EditInteractionResponse::new().content(content_with_links(&chunks[0], &reply.buttons, last == 0));
+        if last == 0 && !reply.buttons.is_empty() {
+            edit = edit.components(action_rows(&reply.buttons));
+        }
+        with_retry(|| pressed.edit_response(http, edit.clone()))
+            .await
+            .context("edit")?;
+        for (i, chunk) in chunks.iter().enumerate().skip(1) {
+            let followup = CreateInteractionResponseFollowup::new()
+                .content(content_with_links(chunk, &reply.buttons, i == last))
+                .ephemeral(true);
+            with_retry(|| pressed.create_followup(http, followup.clone()))
+                .await
+                .context("followup")?;
+        }
+        Ok(())
+    }
 }

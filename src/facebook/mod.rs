@@ -27,7 +27,7 @@ pub use error::{FetchError, GraphErrorBody, classify, parse_error_body};
 pub use gate::{CallGate, GateClosed, NoGate};
 pub use insights::{DayField, MAX_WINDOW_DAYS, METRICS, measured_day, metric_param, parse_insights, windows};
 pub use posts::{POST_FIELDS, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_posts_page};
-pub use tokens::{PageAccess, TokenInfo, UserToken, parse_debug_token};
+pub use tokens::{FacebookUser, PageAccess, TokenInfo, UserToken, parse_debug_token};
 pub use usage::{Usage, read_usage};
 
 use crate::domain::{DailyMetrics, DateRange, Post};
