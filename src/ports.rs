@@ -44,12 +44,6 @@ impl Button {
             command: command.into(),
         }
     }
-
-    pub fn label(&self) -> &str {
-        match self {
-            Button::Link { label, .. } | Button::Command { label, .. } => label,
-        }
-    }
 }
 
 /// A message pulso sends on its own initiative (not as a reply). `text` is plain Spanish text; each

@@ -766,7 +766,7 @@ async fn a_page_another_agent_has_is_refused_to_the_agent_and_the_team() {
 
 #[tokio::test]
 async fn the_token_reminder_alert_carries_a_working_connect_button() {
-    use pulso::alerts::{AlertSettings, Alerts, Thresholds, Timing};
+    use pulso::alerts::Alerts;
     let w = world(1, true).await;
     let page = w.pages[0].clone();
     let ana = w.agent("Ana Pérez", Some(&page.page_id)).await;
@@ -785,15 +785,7 @@ async fn the_token_reminder_alert_carries_a_working_connect_button() {
         w.outbox.clone(),
         None,
         clock.clone(),
-        AlertSettings {
-            timing: Timing::default(),
-            thresholds: Thresholds::default(),
-            hourly_budget: 200,
-            office: "RE/MAX Centro".into(),
-            tz: "America/Mexico_City".parse().unwrap(),
-            tick: Duration::from_secs(10),
-            email_retry_after: Duration::from_secs(600),
-        },
+        support::alerting::settings(),
     );
     assert!(alerts.set_connect_links(w.onboarding.clone()));
     for step in [0, 31, 2 * 86_400] {

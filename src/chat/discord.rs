@@ -194,26 +194,11 @@ impl DiscordChat {
             Some(reply) => reply,
             None => Reply::text("No entendí el comando. Escribe /ayuda.", Visibility::Private),
         };
-        let chunks = split_chunks(&reply.text, CHUNK);
-        let last = chunks.len() - 1;
-        let mut edit =
-            EditInteractionResponse::new().content(content_with_links(&chunks[0], &reply.buttons, last == 0));
-        if last == 0 && !reply.buttons.is_empty() {
-            edit = edit.components(action_rows(&reply.buttons));
-        }
-        if let Some(a) = &reply.attachment {
-            edit = edit.new_attachment(attachment(a));
-        }
+        let (edit, followups) = interaction_messages(&reply, ephemeral);
         with_retry(|| cmd.edit_response(http, edit.clone()))
             .await
             .context("edit")?;
-        for (i, chunk) in chunks.iter().enumerate().skip(1) {
-            let mut followup = CreateInteractionResponseFollowup::new()
-                .content(content_with_links(chunk, &reply.buttons, i == last))
-                .ephemeral(ephemeral);
-            if i == last && !reply.buttons.is_empty() {
-                followup = followup.components(action_rows(&reply.buttons));
-            }
+        for followup in followups {
             with_retry(|| cmd.create_followup(http, followup.clone()))
                 .await
                 .context("followup")?;
@@ -480,6 +465,39 @@ fn action_rows(buttons: &[Button]) -> Vec<CreateActionRow> {
         .collect()
 }
 
+/// A reply as the edit of the deferred response (first chunk, attachment) and follow-ups (the
+/// rest); the buttons go under the last message.
+fn interaction_messages(
+    reply: &Reply,
+    ephemeral: bool,
+) -> (EditInteractionResponse, Vec<CreateInteractionResponseFollowup>) {
+    let chunks = split_chunks(&reply.text, CHUNK);
+    let last = chunks.len() - 1;
+    let buttons = (!reply.buttons.is_empty()).then(|| action_rows(&reply.buttons));
+    let mut edit = EditInteractionResponse::new().content(content_with_links(&chunks[0], &reply.buttons, last == 0));
+    if let (0, Some(rows)) = (last, &buttons) {
+        edit = edit.components(rows.clone());
+    }
+    if let Some(a) = &reply.attachment {
+        edit = edit.new_attachment(attachment(a));
+    }
+    let followups = chunks
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, chunk)| {
+            let followup = CreateInteractionResponseFollowup::new()
+                .content(content_with_links(chunk, &reply.buttons, i == last))
+                .ephemeral(ephemeral);
+            match (&buttons, i == last) {
+                (Some(rows), true) => followup.components(rows.clone()),
+                _ => followup,
+            }
+        })
+        .collect();
+    (edit, followups)
+}
+
 impl DiscordChat {
     /// A pressed command button: handled like the same command from the presser, answered
     /// privately (ephemeral in a guild) with a deferred response that is then edited.
@@ -506,20 +524,11 @@ impl DiscordChat {
             .execute(plan)
             .await
             .unwrap_or_else(|| Reply::text("No entendí el botón. Escribe /ayuda.", Visibility::Private));
-        let chunks = split_chunks(&reply.text, CHUNK);
-        let last = chunks.len() - 1;
-        let mut edit =
-            EditInteractionResponse::new().content(content_with_links(&chunks[0], &reply.buttons, last == 0));
-        if last == 0 && !reply.buttons.is_empty() {
-            edit = edit.components(action_rows(&reply.buttons));
-        }
+        let (edit, followups) = interaction_messages(&reply, true);
         with_retry(|| pressed.edit_response(http, edit.clone()))
             .await
             .context("edit")?;
-        for (i, chunk) in chunks.iter().enumerate().skip(1) {
-            let followup = CreateInteractionResponseFollowup::new()
-                .content(content_with_links(chunk, &reply.buttons, i == last))
-                .ephemeral(true);
+        for followup in followups {
             with_retry(|| pressed.create_followup(http, followup.clone()))
                 .await
                 .context("followup")?;

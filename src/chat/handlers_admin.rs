@@ -16,7 +16,7 @@ use crate::sync::JobStarted;
 
 const ALERTS_OFF: &str = "Las alertas no están configuradas en esta instalación.";
 /// The label of the Facebook Login button.
-pub const CONNECT_BUTTON: &str = "Conectar con Facebook";
+const CONNECT_BUTTON: &str = "Conectar con Facebook";
 const CONNECT_OFF: &str = "Conectar tu página desde el chat todavía no está disponible. Pide a tu admin que conecte tu página de Facebook por ti.";
 
 impl ChatCore {

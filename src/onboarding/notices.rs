@@ -46,7 +46,8 @@ impl Onboarding {
             }
             notified.insert(agent, reason.clone());
         }
-        let first_name = name.split_whitespace().next().unwrap_or(name);
+        let name = crate::chat::text::plain(name);
+        let first_name = name.split_whitespace().next().unwrap_or(&name);
         let mut message = OutMessage::text(format!(
             "⚠️ {first_name}, pulso ya no puede leer tu página de Facebook: {reason}.\nPara volver a conectarla pulsa el botón (el enlace vale {LINK_TTL_MINUTES} minutos; después escribe /conectar para pedir otro)."
         ));
