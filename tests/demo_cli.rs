@@ -132,10 +132,8 @@ async fn an_agent_connects_a_page_from_the_demo_through_the_sandbox_login() {
         rest.push('\n');
     }
     assert!(child.wait().await.unwrap().success());
-    assert!(
-        rest.contains("👉 ✅ Confirmar José Núñez: escribe /conectar confirmar"),
-        "{rest}"
-    );
+    assert!(rest.contains("Página: José Núñez · Bienes Raíces"), "{rest}");
+    assert!(rest.contains(": escribe /conectar confirmar"), "{rest}");
     assert!(rest.contains("✅ Página conectada: José Núñez"), "{rest}");
     assert!(rest.contains("📊 José Núñez · Última semana"), "{rest}");
     assert!(rest.contains("📝 Publicaciones destacadas"), "{rest}");
