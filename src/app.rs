@@ -256,6 +256,8 @@ impl App {
             None,
             OnboardingSettings::from_config(&self.config),
         ));
+        // The `token_vence` reminder carries a fresh /conectar link as a button.
+        alerts.set_connect_links(onboarding.clone());
         let core = ChatCore::new(
             self.store.clone(),
             self.queries.clone(),

@@ -17,12 +17,43 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
+/// Something a person presses under a message. Each adapter renders it its own way: Telegram as an
+/// inline keyboard button, Discord as a button component, the console as a line of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Button {
+    /// A URL to open (Facebook Login). Also written out as the raw URL, unescaped, wherever the
+    /// platform needs text (the console; the message body on Telegram and Discord).
+    Link { label: String, url: String },
+    /// A command run as if the presser had typed it (`/conectar confirmar`): a Telegram callback
+    /// button, a Discord button interaction; the console shows the command to type. Whoever
+    /// presses it goes through the same identity and permission checks as a typed command.
+    Command { label: String, command: String },
+}
+
+impl Button {
+    pub fn link(label: impl Into<String>, url: impl Into<String>) -> Self {
+        Button::Link {
+            label: label.into(),
+            url: url.into(),
+        }
+    }
+
+    pub fn command(label: impl Into<String>, command: impl Into<String>) -> Self {
+        Button::Command {
+            label: label.into(),
+            command: command.into(),
+        }
+    }
+}
+
 /// A message pulso sends on its own initiative (not as a reply). `text` is plain Spanish text; each
 /// adapter escapes or formats it for its platform.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OutMessage {
     pub text: String,
     pub attachment: Option<Attachment>,
+    /// Shown under the text, in order.
+    pub buttons: Vec<Button>,
 }
 
 impl OutMessage {
@@ -30,7 +61,13 @@ impl OutMessage {
         Self {
             text: text.into(),
             attachment: None,
+            buttons: Vec::new(),
         }
+    }
+
+    pub fn with_button(mut self, button: Button) -> Self {
+        self.buttons.push(button);
+        self
     }
 }
 
@@ -72,11 +109,12 @@ pub trait AlertDesk: Send + Sync {
 pub trait ConnectLinks: Send + Sync {
     async fn link_for(&self, agent: AgentId) -> anyhow::Result<String>;
 
-    /// `/conectar N` after a login that found several Pages: Ok(confirmation) or Err(Spanish reason),
-    /// both ready for chat.
-    async fn choose_page(&self, _agent: AgentId, _n: usize) -> anyhow::Result<Result<String, String>> {
+    /// `/conectar confirmar` (`choice` None: the one Page the login found) or `/conectar N` (the
+    /// N-th of several), in the agent's own chat after the Facebook login: Ok(confirmation) or
+    /// Err(Spanish reason), both ready for chat.
+    async fn confirm_page(&self, _agent: AgentId, _choice: Option<usize>) -> anyhow::Result<Result<String, String>> {
         Ok(Err(
-            "No hay páginas pendientes de elegir. Escribe /conectar para recibir el enlace.".into(),
+            "No hay páginas pendientes de confirmar. Escribe /conectar para recibir el enlace.".into(),
         ))
     }
 }

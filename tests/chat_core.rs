@@ -134,7 +134,7 @@ async fn permission_matrix_agents_never_see_other_agents_data() {
                         }
                         if head == "/ranking" {
                             assert!(reply.text.contains("Estás en el puesto"), "{}", reply.text);
-                            assert!(reply.attachment.is_none());
+                            assert!(reply.attachment.is_some(), "their highlighted chart");
                             assert_eq!(reply.visibility, Visibility::Private);
                         }
                         if head == "/mis_metricas" || head == "/exportar" {
@@ -196,6 +196,76 @@ async fn permission_matrix_agents_never_see_other_agents_data() {
     let text = String::from_utf8(csv.bytes).unwrap();
     assert_eq!(text.lines().count(), 1 + 30);
     assert!(text.lines().skip(1).all(|l| l.starts_with("Ana García,")));
+}
+
+/// The bars of a ranking PNG, top to bottom: (first row, last row, highlighted), read down the
+/// column just right of where every bar starts.
+fn ranking_bars(png: &[u8]) -> (image::RgbImage, Vec<(u32, u32, bool)>) {
+    use pulso::charts::palette::{BAR, HIGHLIGHT};
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .expect("a PNG")
+        .to_rgb8();
+    let x = 424;
+    let mut bars: Vec<(u32, u32, bool)> = Vec::new();
+    for y in 0..img.height() {
+        let p = img.get_pixel(x, y).0;
+        let kind = if p == [HIGHLIGHT.0, HIGHLIGHT.1, HIGHLIGHT.2] {
+            Some(true)
+        } else if p == [BAR.0, BAR.1, BAR.2] {
+            Some(false)
+        } else {
+            None
+        };
+        match (kind, bars.last_mut()) {
+            (Some(h), Some(last)) if last.1 + 1 == y && last.2 == h => last.1 = y,
+            (Some(h), _) => bars.push((y, y, h)),
+            (None, _) => {}
+        }
+    }
+    (img, bars)
+}
+
+/// Dark (text) pixels in the name column of the rows `y0..=y1`.
+fn name_ink(img: &image::RgbImage, y0: u32, y1: u32) -> usize {
+    (y0..=y1)
+        .flat_map(|y| (110..400).map(move |x| (x, y)))
+        .filter(|&(x, y)| img.get_pixel(x, y).0.iter().map(|&c| c as u32).sum::<u32>() < 300)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_ranking_chart_highlights_only_their_own_named_bar() {
+    for (agents, bars_shown) in [(6, 6), (30, 21)] {
+        let o = office(agents, 10, 2, Duration::ZERO).await;
+        let ana = caller(Who::AgentAna, ChatKind::Private);
+        let reply = o.core.handle(&ana, "/ranking mes", None).await.unwrap();
+        let png = reply.attachment.expect("a chart").bytes;
+        let (img, bars) = ranking_bars(&png);
+        assert_eq!(bars.len(), bars_shown, "{agents} agents: {bars:?}");
+        let mine: Vec<_> = bars.iter().filter(|b| b.2).collect();
+        assert_eq!(mine.len(), 1, "only Ana's bar is highlighted: {bars:?}");
+        // Ana has the lowest score: past 25 agents she comes after the top 20.
+        assert_eq!(*mine[0], *bars.last().unwrap());
+        assert!(name_ink(&img, mine[0].0, mine[0].1) > 20, "her name is written");
+        for other in bars.iter().filter(|b| !b.2) {
+            assert_eq!(name_ink(&img, other.0, other.1), 0, "no other name: {other:?}");
+        }
+
+        // The admin's chart: every name, no highlight.
+        let admin = caller(Who::Admin, ChatKind::Private);
+        let png = o
+            .core
+            .handle(&admin, "/ranking mes", None)
+            .await
+            .unwrap()
+            .attachment
+            .unwrap()
+            .bytes;
+        let (img, bars) = ranking_bars(&png);
+        assert_eq!(bars.len(), if agents <= 25 { agents } else { 20 });
+        assert!(bars.iter().all(|b| !b.2));
+        assert!(bars.iter().all(|b| name_ink(&img, b.0, b.1) > 20));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -375,7 +375,12 @@ async fn the_agent_conversation_reads_the_same_on_every_platform() {
     compare(&script, &console, &discord, ("console", "discord"));
     assert!(console[1].text.contains("Ana García · Última semana"));
     assert!(console[2].text.contains("Estás en el puesto"), "{}", console[2].text);
-    assert!(console[2].files.is_empty(), "agents get no team chart");
+    assert_eq!(
+        console[2].files.len(),
+        1,
+        "the agent's chart, only their bar named: {:?}",
+        console[2]
+    );
     assert!(console[4].text.contains("Solo un admin"));
     assert!(console[7].text.contains("Sincronizados: 1/1"), "{}", console[7].text);
     for seen in &console {

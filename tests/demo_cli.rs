@@ -84,8 +84,9 @@ fn the_demo_syncs_answers_and_keeps_its_data_between_runs() {
     assert!(again.contains("👥 Agentes (20)"), "{again}");
 }
 
-/// `/conectar` in the demo: the link opens the sandbox's Facebook Login, which sends the browser
-/// back to the demo's own HTTP server; the agent is connected, told in chat, and synced.
+/// `/conectar` in the demo: the link (a plain URL on its own line) opens the sandbox's Facebook
+/// Login, which sends the browser back to the demo's own HTTP server; the agent confirms the Page
+/// with `/conectar confirmar` and is connected and synced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_connects_a_page_from_the_demo_through_the_sandbox_login() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -121,9 +122,9 @@ async fn an_agent_connects_a_page_from_the_demo_through_the_sandbox_login() {
     .expect("a /conectar link");
     let page = reqwest::get(&link).await.unwrap();
     assert_eq!(page.status(), 200, "{}", page.url());
-    assert!(page.text().await.unwrap().contains("Página conectada"));
+    assert!(page.text().await.unwrap().contains("Confirma en el chat"));
 
-    stdin.write_all(b"/mis_metricas\n").await.unwrap();
+    stdin.write_all(b"/conectar confirmar\n/mis_metricas\n").await.unwrap();
     drop(stdin);
     let mut rest = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
@@ -131,6 +132,8 @@ async fn an_agent_connects_a_page_from_the_demo_through_the_sandbox_login() {
         rest.push('\n');
     }
     assert!(child.wait().await.unwrap().success());
+    assert!(rest.contains("Página: José Núñez · Bienes Raíces"), "{rest}");
+    assert!(rest.contains(": escribe /conectar confirmar"), "{rest}");
     assert!(rest.contains("✅ Página conectada: José Núñez"), "{rest}");
     assert!(rest.contains("📊 José Núñez · Última semana"), "{rest}");
     assert!(rest.contains("📝 Publicaciones destacadas"), "{rest}");

@@ -1,6 +1,6 @@
 //! Onboarding end to end: pulso's callback router and the Graph sandbox (with its Facebook Login
 //! imitation) on 127.0.0.1, the real Graph client, a real sync engine, real SQLite, and a recording
-//! chat outbox.
+//! chat outbox. A login stores nothing until the agent confirms the Page in their own chat.
 
 mod support;
 
@@ -14,7 +14,7 @@ use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::domain::{Agent, AgentId, ConnectionStatus, DateRange, Role};
 use pulso::facebook::{GraphClient, GraphConfig};
 use pulso::onboarding::{CALLBACK_PATH, Onboarding, OnboardingSettings, StateSigner, routes};
-use pulso::ports::{ConnectLinks, OutMessage, Outbox};
+use pulso::ports::{Button, ConnectLinks, OutMessage, Outbox};
 use pulso::sandbox::{Fault, Sandbox, SandboxOptions, SeededPage};
 use pulso::store::{NewAgent, Store};
 use pulso::sync::{AgentNotice, GraphSource, ManualClock, SyncEngine, SyncEvent, SyncSettings};
@@ -27,33 +27,63 @@ const STATE_KEY: [u8; 32] = [9; 32];
 
 #[derive(Default)]
 struct RecordingOutbox {
-    sent: Mutex<Vec<(AgentId, String)>>,
+    sent: Mutex<Vec<(AgentId, OutMessage)>>,
+    team: Mutex<Vec<OutMessage>>,
 }
 
 #[async_trait]
 impl Outbox for RecordingOutbox {
-    async fn to_team(&self, _message: &OutMessage) -> anyhow::Result<()> {
+    async fn to_team(&self, message: &OutMessage) -> anyhow::Result<()> {
+        self.team.lock().unwrap().push(message.clone());
         Ok(())
     }
     async fn to_agent(&self, agent: AgentId, message: &OutMessage) -> anyhow::Result<usize> {
-        self.sent.lock().unwrap().push((agent, message.text.clone()));
+        self.sent.lock().unwrap().push((agent, message.clone()));
         Ok(1)
     }
 }
 
 impl RecordingOutbox {
-    fn to(&self, agent: AgentId) -> Vec<String> {
+    fn messages(&self, agent: AgentId) -> Vec<OutMessage> {
         self.sent
             .lock()
             .unwrap()
             .iter()
             .filter(|(a, _)| *a == agent)
-            .map(|(_, t)| t.clone())
+            .map(|(_, m)| m.clone())
             .collect()
+    }
+    fn to(&self, agent: AgentId) -> Vec<String> {
+        self.messages(agent).into_iter().map(|m| m.text).collect()
     }
     fn count(&self) -> usize {
         self.sent.lock().unwrap().len()
     }
+    fn team(&self) -> Vec<String> {
+        self.team.lock().unwrap().iter().map(|m| m.text.clone()).collect()
+    }
+}
+
+/// The URL of the message's link button.
+fn link_button(m: &OutMessage) -> String {
+    m.buttons
+        .iter()
+        .find_map(|b| match b {
+            Button::Link { url, .. } => Some(url.clone()),
+            Button::Command { .. } => None,
+        })
+        .unwrap_or_else(|| panic!("no link button: {m:?}"))
+}
+
+/// The commands of the message's command buttons.
+fn command_buttons(m: &OutMessage) -> Vec<String> {
+    m.buttons
+        .iter()
+        .filter_map(|b| match b {
+            Button::Command { command, .. } => Some(command.clone()),
+            Button::Link { .. } => None,
+        })
+        .collect()
 }
 
 struct World {
@@ -257,11 +287,35 @@ async fn an_agent_connects_from_the_chat_link_and_gets_synced() {
     let back = w.login(&link).await;
     assert!(back.starts_with(&format!("{}{CALLBACK_PATH}?", w.pulso_url)), "{back}");
     assert!(query_of(&back).contains_key("code"));
+    let before = w.snapshot(ana).await;
     let (status, html) = w.get(&back).await;
     assert_eq!(status, 200, "{html}");
     assert!(
-        html.contains("Página conectada") && html.contains("volver al chat"),
+        html.contains("Confirma en el chat") && html.contains(&page.page_name),
         "{html}"
+    );
+    // Nothing is stored until Ana confirms in her chat, where she sees the Page and the account.
+    assert_eq!(w.snapshot(ana).await, before);
+    let asked = w.outbox.messages(ana);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].text.contains(&format!("Página: {}", page.page_name)),
+        "{}",
+        asked[0].text
+    );
+    assert!(
+        asked[0].text.contains(&format!(
+            "Cuenta de Facebook: {} (id {})",
+            page.agent_name, page.user_id
+        )),
+        "{}",
+        asked[0].text
+    );
+    assert_eq!(command_buttons(&asked[0]), ["/conectar confirmar"]);
+    let done = w.onboarding.confirm_page(ana, None).await.unwrap();
+    assert!(
+        done.starts_with(&format!("✅ Página conectada: {}", page.page_name)),
+        "{done}"
     );
 
     let stored = w.snapshot(ana).await;
@@ -282,13 +336,6 @@ async fn an_agent_connects_from_the_chat_link_and_gets_synced() {
     for needed in ["pages_show_list", "pages_read_engagement", "read_insights"] {
         assert!(scopes.iter().any(|s| s == needed), "{scopes:?}");
     }
-    let said = w.outbox.to(ana);
-    assert_eq!(said.len(), 1, "{said:?}");
-    assert!(
-        said[0].starts_with(&format!("✅ Página conectada: {}", page.page_name)),
-        "{said:?}"
-    );
-
     // One sync runs for the new agent, with the stored token, against the sandbox.
     let report = finished_for(&mut events, ana).await;
     assert!(report.synced.iter().any(|o| o.agent_id == ana), "{report:?}");
@@ -301,18 +348,19 @@ async fn an_agent_connects_from_the_chat_link_and_gets_synced() {
     assert!(!rows.is_empty());
     assert!(w.store().agent(ana).await.unwrap().unwrap().last_synced_at.is_some());
 
-    // The same callback again (a reload, or someone replaying it) is refused and changes nothing.
+    // The same callback again (a reload, or someone replaying it) is refused in the browser,
+    // changes nothing and writes to nobody's chat, however often it is replayed.
     let before = w.snapshot(ana).await;
-    let (status, html) = w.get(&back).await;
-    assert_eq!(status, 400);
-    assert!(html.contains("ya se usó"), "{html}");
+    for _ in 0..3 {
+        let (status, html) = w.get(&back).await;
+        assert_eq!(status, 400);
+        assert!(html.contains("ya se usó"), "{html}");
+    }
     assert_eq!(w.snapshot(ana).await, before);
-    let said = w.outbox.to(ana);
-    assert_eq!(said.len(), 2);
+    assert_eq!(w.outbox.count(), 1, "{:?}", w.outbox.to(ana));
     assert!(
-        said[1].contains("ya se usó") && said[1].contains("/dialog/oauth?"),
-        "{}",
-        said[1]
+        w.onboarding.confirm_page(ana, None).await.is_err(),
+        "nothing left to confirm"
     );
 }
 
@@ -401,19 +449,22 @@ async fn bad_callbacks_explain_themselves_and_change_nothing() {
     assert!(html.contains(&page.page_id));
 
     assert_eq!(w.snapshot(ana).await, before, "nothing stored changed");
-    let said = w.outbox.to(ana);
+    // The expired link was answered in the browser only; the live ones also in chat, with a button.
+    let said = w.outbox.messages(ana);
     let expected = [
-        "venció",
         "no envió el código",
         "No se concedió el permiso",
         "Faltan permisos",
         "no administra la página",
     ];
     assert_eq!(said.len(), expected.len(), "{said:#?}");
-    for (text, what) in said.iter().zip(expected) {
-        assert!(text.starts_with("❌ No se pudo conectar"), "{text}");
-        assert!(text.contains(what), "{text}");
-        assert!(text.contains("/dialog/oauth?"), "a fresh link: {text}");
+    for (message, what) in said.iter().zip(expected) {
+        assert!(message.text.starts_with("❌ No se pudo conectar"), "{}", message.text);
+        assert!(message.text.contains(what), "{}", message.text);
+        assert!(
+            link_button(message).contains("/dialog/oauth?"),
+            "a fresh link: {message:?}"
+        );
     }
 }
 
@@ -430,17 +481,30 @@ async fn an_agent_who_manages_several_pages_chooses_in_chat() {
         w.store().agent(beto).await.unwrap().unwrap().status,
         ConnectionStatus::Inactive
     );
-    let said = w.outbox.to(beto);
+    let said = w.outbox.messages(beto);
     assert_eq!(said.len(), 1);
     for (i, p) in w.pages.iter().enumerate() {
-        assert!(said[0].contains(&format!("{}. {}", i + 1, p.page_name)), "{}", said[0]);
+        assert!(
+            said[0].text.contains(&format!("{}. {}", i + 1, p.page_name)),
+            "{}",
+            said[0].text
+        );
     }
-    assert!(said[0].contains("/conectar 2"));
-    assert_eq!(w.onboarding.pending_pages(beto).await.unwrap().len(), 3);
+    assert!(
+        said[0].text.contains("Cuenta de Facebook: Gerente de Oficina"),
+        "{}",
+        said[0].text
+    );
+    assert_eq!(command_buttons(&said[0]), ["/conectar 1", "/conectar 2", "/conectar 3"]);
 
-    let wrong = w.onboarding.choose_page(beto, 7).await.unwrap_err();
+    let which = w.onboarding.confirm_page(beto, None).await.unwrap_err();
+    assert!(
+        which.contains("varias páginas") && which.contains("/conectar 1"),
+        "{which}"
+    );
+    let wrong = w.onboarding.confirm_page(beto, Some(7)).await.unwrap_err();
     assert!(wrong.contains("entre 1 y 3"), "{wrong}");
-    let ok = w.onboarding.choose_page(beto, 2).await.unwrap();
+    let ok = w.onboarding.confirm_page(beto, Some(2)).await.unwrap();
     assert_eq!(
         ok.lines().next().unwrap(),
         format!("✅ Página conectada: {}", w.pages[1].page_name)
@@ -457,16 +521,16 @@ async fn an_agent_who_manages_several_pages_chooses_in_chat() {
     );
     assert!(
         w.onboarding
-            .choose_page(beto, 2)
+            .confirm_page(beto, Some(2))
             .await
             .unwrap_err()
-            .contains("No tengo páginas pendientes"),
+            .contains("No tengo ninguna página pendiente"),
         "the list is gone once used"
     );
 }
 
 #[tokio::test]
-async fn disconnections_are_told_once_and_the_day_50_reminder_carries_a_link() {
+async fn disconnections_are_told_once_with_a_fresh_link_button() {
     let w = world(2, true).await;
     let page = w.pages[0].clone();
     let ana = w.agent("Ana Pérez", Some(&page.page_id)).await;
@@ -501,11 +565,9 @@ async fn disconnections_are_told_once_and_the_day_50_reminder_carries_a_link() {
         "{}",
         said[0]
     );
-    assert!(
-        said[0].contains("expiró o fue revocado") && said[0].contains("/dialog/oauth?"),
-        "{}",
-        said[0]
-    );
+    assert!(said[0].contains("expiró o fue revocado"), "{}", said[0]);
+    let link = link_button(&w.outbox.messages(ana)[0]);
+    assert_eq!(query_of(&link)["client_id"], APP_ID, "{link}");
     assert_eq!(
         w.store().agent(ana).await.unwrap().unwrap().status,
         ConnectionStatus::Disconnected
@@ -520,7 +582,7 @@ async fn disconnections_are_told_once_and_the_day_50_reminder_carries_a_link() {
         },
     };
     assert!(!w.onboarding.handle_sync_event(&again).await);
-    // Day 50 of 60: a reminder with a link.
+    // Token expiry is not this task's (the `token_vence` alert reminds, with the link).
     let expiring = SyncEvent::Notice {
         agent_id: ana,
         name: "Ana Pérez".into(),
@@ -529,13 +591,8 @@ async fn disconnections_are_told_once_and_the_day_50_reminder_carries_a_link() {
             days_left: 10,
         },
     };
-    assert!(w.onboarding.handle_sync_event(&expiring).await);
-    let said = w.outbox.to(ana);
-    assert!(
-        said[1].contains("vence en 10 días") && said[1].contains("/dialog/oauth?"),
-        "{}",
-        said[1]
-    );
+    assert!(!w.onboarding.handle_sync_event(&expiring).await);
+    assert_eq!(w.outbox.to(ana).len(), 1);
 
     // After reconnecting, a new disconnection is news again.
     w.sandbox.set_fault(&page.page_id, Fault::None);
@@ -544,7 +601,7 @@ async fn disconnections_are_told_once_and_the_day_50_reminder_carries_a_link() {
         .await
         .unwrap();
     assert!(w.onboarding.handle_sync_event(&again).await);
-    assert_eq!(w.outbox.to(ana).len(), 3);
+    assert_eq!(w.outbox.to(ana).len(), 2);
     notifier.abort();
 }
 
@@ -606,4 +663,143 @@ async fn admin_connect_checks_the_token_before_storing_it() {
         let stored = w.store().agent_token(ana).await.unwrap().unwrap();
         assert_eq!(w.cipher.decrypt(ana, &stored).unwrap().expose_secret(), page.page_token);
     }
+}
+
+#[tokio::test]
+async fn a_forwarded_link_connects_nothing_until_the_agent_confirms_what_they_see() {
+    let w = world(2, true).await;
+    // Ana has no Page configured; she forwards her /conectar link, and Beto logs in with his
+    // Facebook account, which manages a Page nobody in pulso has.
+    let ana = w.agent("Ana Pérez", None).await;
+    let beto_page = w.pages[1].clone();
+    let beto = w.agent("Beto Ruiz", None).await;
+    let before = w.snapshot(ana).await;
+    w.sandbox.set_login_page(Some(&beto_page.page_id));
+    let (status, html) = w.get(&w.login(&w.onboarding.link_for(ana).await.unwrap()).await).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&beto_page.agent_name),
+        "the browser names the account: {html}"
+    );
+
+    // Stored: nothing. Ana's chat shows whose account logged in and which Page it offers.
+    assert_eq!(w.snapshot(ana).await, before);
+    let asked = w.outbox.messages(ana);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].text.contains(&format!(
+            "Cuenta de Facebook: {} (id {})",
+            beto_page.agent_name, beto_page.user_id
+        )),
+        "{}",
+        asked[0].text
+    );
+    assert!(
+        asked[0].text.contains(&format!("Página: {}", beto_page.page_name)),
+        "{}",
+        asked[0].text
+    );
+    assert!(w.outbox.to(beto).is_empty(), "only the link's owner is asked");
+
+    // Beto cannot confirm it for her: his own identity has nothing pending.
+    assert!(w.onboarding.confirm_page(beto, None).await.is_err());
+    assert_eq!(w.snapshot(ana).await, before);
+    assert_eq!(w.store().agent(beto).await.unwrap().unwrap().facebook_page_id, None);
+
+    // Only Ana's confirmation stores it.
+    w.onboarding.confirm_page(ana, None).await.unwrap();
+    let ana_now = w.store().agent(ana).await.unwrap().unwrap();
+    assert_eq!(ana_now.facebook_page_id.as_deref(), Some(beto_page.page_id.as_str()));
+    assert_eq!(ana_now.status, ConnectionStatus::Active);
+}
+
+#[tokio::test]
+async fn a_page_another_agent_has_is_refused_to_the_agent_and_the_team() {
+    let w = world(2, true).await;
+    let page = w.pages[0].clone();
+    let carla = w.agent("Carla Núñez", Some(&page.page_id)).await;
+    let ana = w.agent("Ana Pérez", None).await;
+    let before = (w.snapshot(ana).await, w.snapshot(carla).await);
+    // Ana's link, logged in with the account that manages Carla's Page.
+    w.sandbox.set_login_page(Some(&page.page_id));
+    let (status, html) = w.get(&w.login(&w.onboarding.link_for(ana).await.unwrap()).await).await;
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("ya está conectada a otro agente"), "{html}");
+    assert_eq!((w.snapshot(ana).await, w.snapshot(carla).await), before);
+    assert!(
+        w.onboarding.confirm_page(ana, None).await.is_err(),
+        "nothing to confirm"
+    );
+
+    let said = w.outbox.to(ana);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains(&format!(
+            "La página «{}» ya está conectada a otro agente",
+            page.page_name
+        )),
+        "{}",
+        said[0]
+    );
+    assert!(
+        !said[0].contains("Carla"),
+        "the agent is not told whose it is: {}",
+        said[0]
+    );
+    let team = w.outbox.team();
+    assert_eq!(team.len(), 1, "{team:?}");
+    assert!(
+        team[0].contains("Ana Pérez") && team[0].contains("Carla Núñez") && team[0].contains(&page.page_id),
+        "{}",
+        team[0]
+    );
+
+    // The admin path refuses it too.
+    let manual = w
+        .onboarding
+        .connect_manually(ana, &page.page_id, &SecretString::from(page.page_token.clone()))
+        .await
+        .unwrap_err();
+    assert!(manual.contains("ya está conectada a otro agente"), "{manual}");
+    assert_eq!((w.snapshot(ana).await, w.snapshot(carla).await), before);
+}
+
+#[tokio::test]
+async fn the_token_reminder_alert_carries_a_working_connect_button() {
+    use pulso::alerts::Alerts;
+    let w = world(1, true).await;
+    let page = w.pages[0].clone();
+    let ana = w.agent("Ana Pérez", Some(&page.page_id)).await;
+    let now = Utc::now();
+    let connection = pulso::store::AgentConnection {
+        page_id: page.page_id.clone(),
+        token_encrypted: w.cipher.encrypt(ana, &SecretString::from(page.page_token.clone())),
+        token_expires_at: Some(now + chrono::Duration::days(9)),
+        scopes: Vec::new(),
+    };
+    w.store().connect_agent(ana, &connection, now).await.unwrap();
+    w.store().mark_agent_synced(ana, now).await.unwrap();
+    let clock = Arc::new(ManualClock::starting_at(now));
+    let alerts = Alerts::new(
+        w.db.store.clone(),
+        w.outbox.clone(),
+        None,
+        clock.clone(),
+        support::alerting::settings(),
+    );
+    assert!(alerts.set_connect_links(w.onboarding.clone()));
+    for step in [0, 31, 2 * 86_400] {
+        clock.advance(Duration::from_secs(step));
+        alerts.evaluate_now().await.unwrap();
+    }
+    let said = w.outbox.messages(ana);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].text.contains("vence en 9 días"), "{}", said[0].text);
+    // The button is a live Facebook Login link for Ana: it leads to her confirmation.
+    let link = link_button(&said[0]);
+    w.sandbox.set_login_page(Some(&page.page_id));
+    let (status, html) = w.get(&w.login(&link).await).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Confirma en el chat"), "{html}");
+    assert_eq!(w.outbox.messages(ana).len(), 2, "the confirmation request");
 }

@@ -12,7 +12,7 @@ pub mod policy;
 pub mod rules;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::domain::{ConnectionStatus, JobKind};
-use crate::ports::{AlertDesk, AlertSummary, OutMessage, Outbox};
+use crate::ports::{AlertDesk, AlertSummary, Button, ConnectLinks, OutMessage, Outbox};
 use crate::store::{AlertChannel, AlertRecord, NewAlert, Store, hour_window};
 use crate::sync::{Clock, JobReport, SyncEvent, countdown};
 
@@ -78,6 +78,8 @@ struct Inner {
     busy: tokio::sync::Mutex<()>,
     emails: Mutex<HashMap<i64, EmailState>>,
     email_tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Makes the `/conectar` link the `token_vence` reminder carries as a button.
+    links: OnceLock<Arc<dyn ConnectLinks>>,
 }
 
 /// The alerting service. Cheap to clone.
@@ -105,7 +107,33 @@ impl Alerts {
                 busy: tokio::sync::Mutex::new(()),
                 emails: Mutex::new(HashMap::new()),
                 email_tasks: Mutex::new(Vec::new()),
+                links: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Wires onboarding's Facebook Login links, so that the `token_vence` reminder carries a
+    /// button to renew the connection; false when already wired.
+    pub fn set_connect_links(&self, links: Arc<dyn ConnectLinks>) -> bool {
+        self.inner.links.set(links).is_ok()
+    }
+
+    /// An agent's private alert message; the token reminder gets a fresh Facebook Login button.
+    async fn agent_out_message(&self, rule: Rule, a: &AlertRecord, agent: i64) -> OutMessage {
+        let message = OutMessage::text(messages::agent_message(a));
+        let Some(links) = self.inner.links.get().filter(|_| rule == Rule::TokenExpiring) else {
+            return message;
+        };
+        match links.link_for(agent).await {
+            Ok(url) => message.with_button(Button::link("Renovar conexión con Facebook", url)),
+            Err(e) => {
+                tracing::warn!(
+                    agent_id = agent,
+                    error = format!("{e:#}"),
+                    "no se pudo crear el enlace de /conectar"
+                );
+                message
+            }
         }
     }
 
@@ -349,11 +377,8 @@ impl Alerts {
                 tracing::warn!(alert = %a.rule, alert_id = a.id, "alerta para un agente sin agent_id");
                 return Ok(());
             };
-            match inner
-                .outbox
-                .to_agent(agent, &OutMessage::text(messages::agent_message(a)))
-                .await
-            {
+            let message = self.agent_out_message(rule, a, agent).await;
+            match inner.outbox.to_agent(agent, &message).await {
                 Ok(0) => {
                     tracing::info!(alert = %a.rule, alert_id = a.id, agent_id = agent,
                         "el agente no vinculó ningún chat; el aviso queda en /alertas");

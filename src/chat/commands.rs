@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use crate::domain::Period;
 
-pub use super::parse::{MAX_INPUT_CHARS, MAX_SILENCE, parse, parse_duration, shown};
-
 /// Who a command is meant for (drives `/ayuda`, the Telegram menu and Discord registration; the
-/// actual check is [`crate::chat::permissions::access`]).
+/// actual check is `access` in `permissions.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     Everyone,
@@ -87,7 +85,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "conectar",
-        usage: "/conectar [número de página]",
+        usage: "/conectar [confirmar|número de página]",
         description: "Enlace para conectar o reconectar tu página de Facebook",
         audience: Audience::Agents,
     },
@@ -154,9 +152,8 @@ pub enum Command {
     Vincular {
         code: String,
     },
-    /// `choice`: which of several Pages to connect, as listed after the Facebook login.
     Conectar {
-        choice: Option<usize>,
+        step: ConnectStep,
     },
     Exportar {
         period: Period,
@@ -193,6 +190,17 @@ impl Command {
             Command::Start { .. } => "start",
         }
     }
+}
+
+/// The steps of `/conectar`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectStep {
+    /// `/conectar`: a new Facebook Login link.
+    Link,
+    /// `/conectar confirmar`: store the one Page the login found (shown to the agent first).
+    Confirm,
+    /// `/conectar N`: store the N-th of the Pages the login found.
+    Choose(usize),
 }
 
 /// What a message turned out to be.

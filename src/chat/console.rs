@@ -18,7 +18,7 @@ use super::core::{Caller, ChatCore, ChatKind, Platform, Reply};
 use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::to_console;
 use crate::domain::{AgentId, find_by_name};
-use crate::ports::{Attachment, OutMessage, Outbox};
+use crate::ports::{Attachment, Button, OutMessage, Outbox};
 
 #[derive(Debug, Clone)]
 pub struct ConsoleOptions {
@@ -148,7 +148,7 @@ impl ConsoleChat {
     }
 
     async fn deliver(&self, mut reply: Reply, syncs: &mut JoinSet<()>) -> anyhow::Result<()> {
-        self.print(&to_console(&reply.text)).await?;
+        self.print(&with_buttons(&reply.text, &reply.buttons)).await?;
         if let Some(attachment) = &reply.attachment {
             let path = self.save(attachment).await?;
             self.print(&format!("📎 Archivo: {}", path.display())).await?;
@@ -234,7 +234,11 @@ struct ConsoleOutbox {
 #[async_trait]
 impl Outbox for ConsoleOutbox {
     async fn to_team(&self, message: &OutMessage) -> anyhow::Result<()> {
-        print_to(&self.out, &format!("📣 [equipo] {}", to_console(&message.text))).await?;
+        print_to(
+            &self.out,
+            &format!("📣 [equipo] {}", with_buttons(&message.text, &message.buttons)),
+        )
+        .await?;
         if let Some(attachment) = &message.attachment {
             let path = save_file(&self.files_dir, &self.files, attachment).await?;
             print_to(&self.out, &format!("📎 Archivo: {}", path.display())).await?;
@@ -245,7 +249,10 @@ impl Outbox for ConsoleOutbox {
     async fn to_agent(&self, agent: AgentId, message: &OutMessage) -> anyhow::Result<usize> {
         print_to(
             &self.out,
-            &format!("📩 [privado, agente {agent}] {}", to_console(&message.text)),
+            &format!(
+                "📩 [privado, agente {agent}] {}",
+                with_buttons(&message.text, &message.buttons)
+            ),
         )
         .await?;
         Ok(1)
@@ -268,4 +275,18 @@ pub async fn run_console(
     opts: ConsoleOptions,
 ) -> anyhow::Result<()> {
     ConsoleChat::new(core, writer, opts).await?.run(reader).await
+}
+
+// ── Buttons: a link is its plain URL on a line of its own; a command is what to type ──
+
+/// Console text of a message and its buttons.
+fn with_buttons(text: &str, buttons: &[Button]) -> String {
+    let mut out = to_console(text);
+    for b in buttons {
+        match b {
+            Button::Link { url, .. } => out.push_str(&format!("\n{url}")),
+            Button::Command { label, command } => out.push_str(&format!("\n👉 {label}: escribe {command}")),
+        }
+    }
+    out
 }

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::commands::{Command, ParseOutcome, parse};
+use super::commands::{Command, ParseOutcome};
+use super::parse::parse;
+pub use super::permissions::Visibility;
 use super::permissions::{Access, Identity, LINK_HINT, Scope, access, visibility};
 use super::progress::ProgressJob;
 use crate::domain::AgentId;
-use crate::ports::{AlertDesk, Attachment, ConnectLinks};
+use crate::ports::{AlertDesk, Attachment, Button, ConnectLinks};
 use crate::queries::Queries;
 use crate::store::{Store, StoreError};
 use crate::sync::{Clock, SyncEngine};
@@ -60,20 +62,14 @@ impl Caller {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Visibility {
-    /// Answer where the command was written.
-    Public,
-    /// Only the caller may read it: Discord ephemeral, Telegram private chat (with a short note in
-    /// the group), the console as is.
-    Private,
-}
-
 /// The answer to one message. `text` is plain Spanish with bold markers (see [`super::text`]).
 #[derive(Debug)]
 pub struct Reply {
     pub text: String,
     pub attachment: Option<Attachment>,
+    /// Shown under the text: links to open (rendered by each adapter, never escaped as text) and
+    /// commands to press.
+    pub buttons: Vec<Button>,
     pub visibility: Visibility,
     /// Set by `/actualizar` and `/actualizar_agente`: follow it with [`super::progress::follow`] to
     /// edit the sent message as the sync advances.
@@ -85,10 +81,39 @@ impl Reply {
         Self {
             text: text.into(),
             attachment: None,
+            buttons: Vec::new(),
             visibility,
             progress: None,
         }
     }
+
+    pub fn with_button(mut self, button: Button) -> Self {
+        self.buttons.push(button);
+        self
+    }
+}
+
+/// The URLs of the link buttons, in order: what a platform writes in the message body besides the
+/// button (each adapter outside its markup escaping, so the URL arrives exactly as made).
+pub fn link_urls(buttons: &[Button]) -> Vec<&str> {
+    buttons
+        .iter()
+        .filter_map(|b| match b {
+            Button::Link { url, .. } => Some(url.as_str()),
+            Button::Command { .. } => None,
+        })
+        .collect()
+}
+
+/// `text` with each link button's URL on a line of its own (for bodies whose escaping keeps a URL
+/// intact: Telegram HTML, the console).
+pub fn with_link_lines(text: &str, buttons: &[Button]) -> String {
+    let mut out = text.to_string();
+    for url in link_urls(buttons) {
+        out.push('\n');
+        out.push_str(url);
+    }
+    out
 }
 
 /// The cheap first half of handling a message: parsed, caller resolved, permission decided. Lets an
@@ -338,7 +363,7 @@ impl ChatCore {
             C::Vincular { code } => self.vincular(caller, &code).await,
             C::Start { payload: Some(code) } => self.vincular(caller, &code).await,
             C::Start { payload: None } => Ok(Reply::text(self.welcome(identity), v)),
-            C::Conectar { choice } => self.conectar(scope, choice).await,
+            C::Conectar { step } => self.conectar(scope, step).await,
             C::Alertas => self.alertas().await,
             C::Silenciar { alert, duration } => self.silenciar(caller, &alert, duration).await,
             C::Ayuda => Ok(Reply::text(super::replies::help_text(identity), v)),

@@ -23,20 +23,21 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use serenity::all::{
-    ApplicationId, ChannelId, ClientBuilder, CommandDataOptionValue, CommandInteraction, CommandOptionType, Context,
-    CreateAttachment, CreateCommand, CreateCommandOption, EventHandler, GatewayIntents, Interaction, MessageId, Ready,
+    ApplicationId, ChannelId, ClientBuilder, CommandDataOptionValue, CommandInteraction, CommandOptionType,
+    ComponentInteraction, Context, CreateAttachment, CreateCommand, CreateCommandOption, EventHandler, GatewayIntents,
+    Interaction, InteractionId, Member, MessageId, Ready, User,
 };
 use serenity::http::{Http, HttpBuilder, LightMethod, Route};
 use tokio::sync::Mutex;
 
 use self::rest::{Body, DISCORD_BASE, DiscordRest, RestError, with_file};
 use super::commands::COMMANDS;
-use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
+use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility, link_urls};
 use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_discord_markdown};
 use crate::config::Config;
 use crate::domain::{AgentId, Period};
-use crate::ports::{Attachment, OutMessage, Outbox};
+use crate::ports::{Attachment, Button, OutMessage, Outbox};
 
 /// Characters of marker text per message: Discord allows 2,000 and escaping can double a text.
 const CHUNK: usize = 950;
@@ -221,24 +222,8 @@ impl DiscordChat {
     }
 
     async fn answer(&self, cmd: &CommandInteraction) -> anyhow::Result<()> {
-        let rest = &self.inner.rest;
-        let received = rest.clock().now();
-        let roles: Vec<u64> = cmd
-            .member
-            .as_ref()
-            .map(|m| m.roles.iter().map(|r| r.get()).collect())
-            .unwrap_or_default();
-        let caller = Caller {
-            platform: Platform::Discord,
-            user_id: cmd.user.id.get().to_string(),
-            is_admin: roles.iter().any(|r| self.inner.admin_roles.contains(r)),
-            chat: if cmd.guild_id.is_some() {
-                ChatKind::Group
-            } else {
-                ChatKind::Private
-            },
-            assume_agent: None,
-        };
+        let received = self.inner.rest.clock().now();
+        let caller = self.caller(&cmd.user, cmd.member.as_deref(), cmd.guild_id.is_some());
         let line = command_line(cmd);
         let plan = self.inner.core.plan(&caller, &line, None).await;
         let ephemeral = plan.visibility == Visibility::Private || plan.is_refusal();
@@ -250,35 +235,52 @@ impl DiscordChat {
             ephemeral,
             deadline: received + INTERACTION_USE,
         };
+        self.defer(cmd.id, &conversation, &cmd.data.name).await;
+        let reply = match self.inner.core.execute(plan).await {
+            Some(reply) => reply,
+            None => Reply::text("No entendí el comando. Escribe /ayuda.", Visibility::Private),
+        };
+        self.deliver(&conversation, reply).await
+    }
+
+    /// Tells Discord the answer is coming (ephemeral when the conversation is private).
+    async fn defer(&self, interaction: InteractionId, c: &Conversation, what: &str) {
         let mut defer = json!({"type": 5});
-        if ephemeral {
+        if c.ephemeral {
             defer["data"] = json!({"flags": EPHEMERAL});
         }
-        let deferred = rest
+        let deferred = self
+            .inner
+            .rest
             .call(
                 Route::InteractionResponse {
-                    interaction_id: cmd.id,
-                    token: &cmd.token,
+                    interaction_id: interaction,
+                    token: &c.token,
                 },
                 LightMethod::Post,
                 Body::Json(defer),
-                Some(conversation.deadline),
+                Some(c.deadline),
             )
             .await;
         if let Err(e) = deferred {
             // The answer still comes: editing an interaction that was never deferred fails as
             // "unknown", and the answer goes to the channel (or DM) instead.
-            tracing::warn!(error = %e, command = %cmd.data.name, "Discord no aceptó el aviso de espera");
+            tracing::warn!(error = %e, command = %what, "Discord no aceptó el aviso de espera");
         }
-        let mut reply = match self.inner.core.execute(plan).await {
-            Some(reply) => reply,
-            None => Reply::text("No entendí el comando. Escribe /ayuda.", Visibility::Private),
-        };
+    }
+
+    /// The reply through the deferred interaction: the first chunk (with its attachment) edits
+    /// it, the rest follow, the buttons go under the last message, and a sync's progress keeps
+    /// editing it (moving to the channel or DM once the token is about to expire).
+    async fn deliver(&self, conversation: &Conversation, mut reply: Reply) -> anyhow::Result<()> {
         let chunks = split_chunks(&reply.text, CHUNK);
+        let last = chunks.len() - 1;
         let file = reply.attachment.as_ref().map(attachment);
-        let moved = self.edit_original(&conversation, content(&chunks[0]), file).await?;
-        for chunk in &chunks[1..] {
-            self.followup(&conversation, content(chunk), moved).await?;
+        let first = message_payload(&chunks[0], &reply.buttons, last == 0);
+        let moved = self.edit_original(conversation, first, file).await?;
+        for (i, chunk) in chunks.iter().enumerate().skip(1) {
+            self.followup(conversation, message_payload(chunk, &reply.buttons, i == last), moved)
+                .await?;
         }
         if let Some(job) = reply.progress.take() {
             let sink = DiscordProgress {
@@ -289,11 +291,25 @@ impl DiscordChat {
             let outcome = follow(job, &sink, self.inner.debounce).await;
             if let (false, Some(text)) = (outcome.delivered, outcome.final_text) {
                 let moved = *sink.moved.lock().await;
-                self.followup(&conversation, content(&split_chunks(&text, CHUNK)[0]), moved)
+                self.followup(conversation, content(&split_chunks(&text, CHUNK)[0]), moved)
                     .await?;
             }
         }
         Ok(())
+    }
+
+    /// Who sent an interaction: admins by role; a guild channel is a group, a DM is private.
+    fn caller(&self, user: &User, member: Option<&Member>, in_guild: bool) -> Caller {
+        let roles: Vec<u64> = member
+            .map(|m| m.roles.iter().map(|r| r.get()).collect())
+            .unwrap_or_default();
+        Caller {
+            platform: Platform::Discord,
+            user_id: user.id.get().to_string(),
+            is_admin: roles.iter().any(|r| self.inner.admin_roles.contains(r)),
+            chat: if in_guild { ChatKind::Group } else { ChatKind::Private },
+            assume_agent: None,
+        }
     }
 
     /// Where the conversation continues once the interaction cannot be used: the channel, or the
@@ -388,7 +404,8 @@ impl DiscordChat {
             } else {
                 None
             };
-            self.inner.rest.send_message(channel, content(chunk), file).await?;
+            let payload = message_payload(chunk, &message.buttons, i == last);
+            self.inner.rest.send_message(channel, payload, file).await?;
         }
         Ok(())
     }
@@ -511,9 +528,17 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
-        if let (Interaction::Command(cmd), Some(chat)) = (interaction, self.chat.get()) {
-            let chat = chat.clone();
-            tokio::spawn(async move { chat.handle_interaction(cmd).await });
+        let Some(chat) = self.chat.get().cloned() else {
+            return;
+        };
+        match interaction {
+            Interaction::Command(cmd) => {
+                tokio::spawn(async move { chat.handle_interaction(cmd).await });
+            }
+            Interaction::Component(pressed) => {
+                tokio::spawn(async move { chat.handle_component(pressed).await });
+            }
+            _ => {}
         }
     }
 }
@@ -537,4 +562,90 @@ pub async fn start_discord(
     let _ = cell.set(chat);
     let gateway = tokio::spawn(async move { client.start().await.context("el gateway de Discord se detuvo") });
     Ok((outbox, gateway))
+}
+
+// ── Buttons: links as link buttons, commands as button components ──
+
+/// Discord allows five buttons per row and five rows.
+const BUTTONS_PER_ROW: usize = 5;
+const MAX_BUTTONS: usize = 25;
+/// Discord's limits on a button's label and custom id.
+const MAX_LABEL: usize = 80;
+const MAX_CUSTOM_ID: usize = 100;
+/// Component types and button styles from Discord's documentation.
+const ACTION_ROW: u64 = 1;
+const BUTTON: u64 = 2;
+const STYLE_PRIMARY: u64 = 1;
+const STYLE_LINK: u64 = 5;
+
+/// One message: the markdown of `chunk` and, on the last message, the raw URL of each link button
+/// (outside the markdown escaper, which would turn `client_id` into `client\_id`; in `<…>` so
+/// Discord shows no preview) and the buttons as components.
+fn message_payload(chunk: &str, buttons: &[Button], last: bool) -> Value {
+    let mut payload = content(chunk);
+    if last && !buttons.is_empty() {
+        let mut text = payload["content"].as_str().unwrap_or_default().to_string();
+        for url in link_urls(buttons) {
+            text.push_str(&format!("\n<{url}>"));
+        }
+        payload["content"] = json!(text);
+        payload["components"] = action_rows(buttons);
+    }
+    payload
+}
+
+/// The buttons as action rows: links open their URL, commands send a component interaction whose
+/// custom id is the command line.
+fn action_rows(buttons: &[Button]) -> Value {
+    let label = |l: &str| l.chars().take(MAX_LABEL).collect::<String>();
+    let made: Vec<Value> = buttons
+        .iter()
+        .filter_map(|b| match b {
+            Button::Link { label: l, url } => {
+                Some(json!({"type": BUTTON, "style": STYLE_LINK, "label": label(l), "url": url}))
+            }
+            Button::Command { label: l, command } if command.chars().count() <= MAX_CUSTOM_ID => {
+                Some(json!({"type": BUTTON, "style": STYLE_PRIMARY, "label": label(l), "custom_id": command}))
+            }
+            Button::Command { .. } => None,
+        })
+        .take(MAX_BUTTONS)
+        .collect();
+    Value::Array(
+        made.chunks(BUTTONS_PER_ROW)
+            .map(|row| json!({"type": ACTION_ROW, "components": row}))
+            .collect(),
+    )
+}
+
+impl DiscordChat {
+    /// A pressed command button: handled like the same command from the presser, answered
+    /// privately with a deferred response that is then edited.
+    pub async fn handle_component(&self, pressed: ComponentInteraction) {
+        if let Err(e) = self.answer_component(&pressed).await {
+            tracing::warn!(error = format!("{e:#}"), "no se pudo responder al botón en Discord");
+        }
+    }
+
+    async fn answer_component(&self, pressed: &ComponentInteraction) -> anyhow::Result<()> {
+        let received = self.inner.rest.clock().now();
+        let caller = self.caller(&pressed.user, pressed.member.as_ref(), pressed.guild_id.is_some());
+        let plan = self.inner.core.plan(&caller, &pressed.data.custom_id, None).await;
+        let conversation = Conversation {
+            application_id: pressed.application_id.get(),
+            token: pressed.token.clone(),
+            channel: pressed.channel_id,
+            user: pressed.user.id.get(),
+            ephemeral: true,
+            deadline: received + INTERACTION_USE,
+        };
+        self.defer(pressed.id, &conversation, "botón").await;
+        let reply = self
+            .inner
+            .core
+            .execute(plan)
+            .await
+            .unwrap_or_else(|| Reply::text("No entendí el botón. Escribe /ayuda.", Visibility::Private));
+        self.deliver(&conversation, reply).await
+    }
 }

@@ -9,7 +9,7 @@ use super::replies::{self, kpi_line, score};
 use super::text::{bold, plain};
 use crate::charts::{self, RankingChart, TeamChart, TrendChart};
 use crate::domain::freshness::footer;
-use crate::domain::{Agent, Freshness, Period, find_by_name, kpi_lines};
+use crate::domain::{Agent, AgentId, DateRange, Freshness, Period, RankedAgent, find_by_name, kpi_lines};
 use crate::export::{ExportRow, metrics_csv, top_posts_text};
 use crate::ports::Attachment;
 
@@ -119,6 +119,7 @@ impl ChatCore {
         Ok(Reply {
             text,
             attachment,
+            buttons: Vec::new(),
             visibility: Visibility::Private,
             progress: None,
         })
@@ -141,37 +142,66 @@ impl ChatCore {
                 };
                 // The agent's own freshness, not the team's.
                 let foot = footer(agent.last_synced_at, now);
-                Ok(Reply::text(format!("{text}\n{foot}"), Visibility::Private))
+                // Their bar highlighted among nameless ones (the top 20 and theirs past 25 agents).
+                let attachment = if view.ranked.iter().any(|r| r.agent_id == agent.id) {
+                    let ranked = anonymous_except(&view.ranked, agent.id);
+                    let age = agent.last_synced_at.map(|t| crate::domain::hace(t, now));
+                    self.ranking_chart(title.clone(), view.range, ranked, Some(agent.id), age, period)
+                        .await
+                } else {
+                    None
+                };
+                Ok(Reply {
+                    text: format!("{text}\n{foot}"),
+                    attachment,
+                    buttons: Vec::new(),
+                    visibility: Visibility::Private,
+                    progress: None,
+                })
             }
             _ => {
                 let title = format!("Ranking · {}", period.label());
                 let text = replies::ranking_text(&title, &range_label, &view.ranked, view.average_score, RANKING_LINES);
                 let age = team_last_sync(&view.agents).map(|t| crate::domain::hace(t, now));
-                let chart_view = view.clone();
-                let chart_title = title.clone();
-                let rendered = charts::render_off_runtime(move || {
-                    charts::ranking_png(&RankingChart {
-                        title: &chart_title,
-                        range: chart_view.range,
-                        ranked: &chart_view.ranked,
-                        highlight: None,
-                        data_age: age,
-                    })
-                })
-                .await;
-                let attachment = match rendered {
-                    Ok(p) => Some(png(format!("ranking_{}.png", period.keyword()), p)),
-                    Err(e) => {
-                        tracing::error!(error = %e, "no se pudo dibujar el ranking");
-                        None
-                    }
-                };
+                let attachment = self
+                    .ranking_chart(title, view.range, view.ranked.clone(), None, age, period)
+                    .await;
                 Ok(Reply {
                     text: format!("{text}\n{foot}"),
                     attachment,
+                    buttons: Vec::new(),
                     visibility: Visibility::Public,
                     progress: None,
                 })
+            }
+        }
+    }
+
+    /// The ranking PNG, drawn off the runtime; None (logged) when drawing failed.
+    async fn ranking_chart(
+        &self,
+        title: String,
+        range: DateRange,
+        ranked: Vec<RankedAgent>,
+        highlight: Option<AgentId>,
+        data_age: Option<String>,
+        period: Period,
+    ) -> Option<Attachment> {
+        let rendered = charts::render_off_runtime(move || {
+            charts::ranking_png(&RankingChart {
+                title: &title,
+                range,
+                ranked: &ranked,
+                highlight,
+                data_age,
+            })
+        })
+        .await;
+        match rendered {
+            Ok(p) => Some(png(format!("ranking_{}.png", period.keyword()), p)),
+            Err(e) => {
+                tracing::error!(error = %e, "no se pudo dibujar el ranking");
+                None
             }
         }
     }
@@ -263,6 +293,7 @@ impl ChatCore {
         Ok(Reply {
             text: out.join("\n"),
             attachment,
+            buttons: Vec::new(),
             visibility: Visibility::Public,
             progress: None,
         })
@@ -310,10 +341,32 @@ impl ChatCore {
                 mime: "text/csv",
                 bytes: metrics_csv(&rows),
             }),
+            buttons: Vec::new(),
             visibility: Visibility::Private,
             progress: None,
         })
     }
+}
+
+/// The ranking an agent may see drawn: every position and score, but only `me` with a name (and
+/// an id); the others' names, ids and totals are gone before the chart is drawn.
+pub(crate) fn anonymous_except(ranked: &[RankedAgent], me: AgentId) -> Vec<RankedAgent> {
+    ranked
+        .iter()
+        .map(|r| {
+            if r.agent_id == me {
+                r.clone()
+            } else {
+                RankedAgent {
+                    position: r.position,
+                    agent_id: 0,
+                    name: String::new(),
+                    score: r.score,
+                    totals: Default::default(),
+                }
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn capitalize(s: &str) -> String {

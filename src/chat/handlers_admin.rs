@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::commands::ConnectStep;
 use super::core::{Caller, ChatCore, Fail, Reply, Visibility};
 use super::handlers::{capitalize, team_last_sync};
 use super::permissions::{Identity, Scope};
@@ -10,9 +11,12 @@ use super::replies;
 use super::text::{bold, plain};
 use crate::domain::freshness::footer;
 use crate::domain::{find_by_name, hace};
+use crate::ports::Button;
 use crate::sync::{JobStarted, SyncRefusal};
 
 const ALERTS_OFF: &str = "Las alertas no están configuradas en esta instalación.";
+/// The label of the Facebook Login button.
+const CONNECT_BUTTON: &str = "Conectar con Facebook";
 const CONNECT_OFF: &str = "Conectar tu página desde el chat todavía no está disponible. Pide a tu admin que conecte tu página de Facebook por ti.";
 
 impl ChatCore {
@@ -47,6 +51,7 @@ impl ChatCore {
             ),
             text,
             attachment: None,
+            buttons: Vec::new(),
             visibility: Visibility::Public,
         }
     }
@@ -210,19 +215,26 @@ impl ChatCore {
         )
     }
 
-    /// `/conectar`: the Facebook Login link for the caller's own agent.
-    pub(crate) async fn conectar(&self, scope: &Scope, choice: Option<usize>) -> Result<Reply, Fail> {
+    /// `/conectar`: the Facebook Login link for the caller's own agent, as a button (plus the raw
+    /// URL, written by each adapter); `/conectar confirmar` and `/conectar N` store the Page the
+    /// login found, only from the agent's own chat identity.
+    pub(crate) async fn conectar(&self, scope: &Scope, step: ConnectStep) -> Result<Reply, Fail> {
         let Scope::Own(agent) = scope else {
             return Err(Fail::User(CONNECT_OFF.into()));
         };
         let Some(links) = &self.inner.connect else {
             return Ok(Reply::text(CONNECT_OFF, Visibility::Private));
         };
-        if let Some(n) = choice {
-            return match links.choose_page(agent.id, n).await {
-                Ok(Ok(done)) | Ok(Err(done)) => Ok(Reply::text(plain(&done), Visibility::Private)),
+        let choice = match step {
+            ConnectStep::Link => None,
+            ConnectStep::Confirm => Some(None),
+            ConnectStep::Choose(n) => Some(Some(n)),
+        };
+        if let Some(choice) = choice {
+            return match links.confirm_page(agent.id, choice).await {
+                Ok(Ok(done)) | Ok(Err(done)) => Ok(Reply::text(plain_lines(&done), Visibility::Private)),
                 Err(e) => {
-                    tracing::error!(agent_id = agent.id, error = %e, "no se pudo elegir la página");
+                    tracing::error!(agent_id = agent.id, error = %e, "no se pudo confirmar la página");
                     Err(Fail::User(
                         "No pude conectar esa página ahora. Inténtalo en unos minutos.".into(),
                     ))
@@ -231,12 +243,10 @@ impl ChatCore {
         }
         match links.link_for(agent.id).await {
             Ok(url) => Ok(Reply::text(
-                format!(
-                    "🔗 Abre este enlace para conectar tu página de Facebook:\n{}",
-                    plain(&url)
-                ),
+                "🔗 Pulsa el botón para conectar tu página de Facebook (el enlace sirve una vez y por pocos minutos). Después confirma aquí la página.",
                 Visibility::Private,
-            )),
+            )
+            .with_button(Button::link(CONNECT_BUTTON, url))),
             Err(e) => {
                 tracing::error!(agent_id = agent.id, error = %e, "no se pudo crear el enlace de conexión");
                 Err(Fail::User(
@@ -296,4 +306,9 @@ impl ChatCore {
             }
         }
     }
+}
+
+/// Outside text kept on its lines: each line made [`plain`], the line breaks kept.
+fn plain_lines(s: &str) -> String {
+    s.lines().map(plain).collect::<Vec<_>>().join("\n")
 }

@@ -14,8 +14,11 @@
 //!   [`ConsoleChat`];
 //! - [`delivery::ReportDelivery`], so whoever asked for a sync gets its report even when another
 //!   process (or a restarted one) finished it;
-//! - [`FanOutOutbox`] over the adapters' outboxes for alerts, and [`spawn_notice_forwarder`] so an
-//!   agent hears privately when their Facebook connection breaks or expires.
+//! - [`FanOutOutbox`] over the adapters' outboxes for alerts, reports and onboarding messages (an
+//!   agent hears privately when their Facebook connection breaks: `Onboarding::notify_disconnections`).
+//!
+//! Replies and messages may carry [`crate::ports::Button`]s: a link to open (`/conectar`) or a
+//! command to press (`/conectar confirmar`); each adapter renders them in its own small section.
 
 pub mod commands;
 pub mod console;
@@ -32,11 +35,12 @@ pub mod replies;
 pub mod telegram;
 pub mod text;
 
-pub use self::core::{Caller, ChatCore, ChatKind, Plan, Platform, Reply, Visibility};
-pub use commands::{Command, ParseOutcome, parse};
+pub use self::core::{Caller, ChatCore, ChatKind, Plan, Platform, Reply};
+pub use commands::{Command, ConnectStep, ParseOutcome};
 pub use console::{ConsoleChat, ConsoleOptions, run_console};
 pub use discord::DiscordChat;
-pub use outbox::{FanOutOutbox, spawn_notice_forwarder};
-pub use permissions::{Access, Identity, Scope};
+pub use outbox::FanOutOutbox;
+pub use parse::parse;
+pub use permissions::{Access, Identity, Scope, Visibility};
 pub use progress::{EditError, ProgressJob, ProgressSink};
 pub use telegram::TelegramChat;

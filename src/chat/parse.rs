@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::commands::{Command, ParseOutcome, usage_of};
+use super::commands::{Command, ConnectStep, ParseOutcome, usage_of};
 use crate::domain::Period;
 
 /// Longest message the parser looks at; anything longer is refused before any work is done.
@@ -181,9 +181,16 @@ fn parse_args(name: &str, args: &[&str]) -> Result<Command, String> {
             Command::Agentes
         }
         "conectar" => match args {
-            [] => Command::Conectar { choice: None },
+            [] => Command::Conectar {
+                step: ConnectStep::Link,
+            },
+            [w] if matches!(w.to_lowercase().as_str(), "confirmar" | "si" | "sí") => Command::Conectar {
+                step: ConnectStep::Confirm,
+            },
             [n] => match n.parse::<usize>() {
-                Ok(n) if (1..=50).contains(&n) => Command::Conectar { choice: Some(n) },
+                Ok(n) if (1..=50).contains(&n) => Command::Conectar {
+                    step: ConnectStep::Choose(n),
+                },
                 _ => {
                     return Err(invalid(
                         name,
@@ -194,7 +201,7 @@ fn parse_args(name: &str, args: &[&str]) -> Result<Command, String> {
             _ => {
                 return Err(invalid(
                     name,
-                    "Escribe /conectar, o /conectar seguido del número de la página",
+                    "Escribe /conectar, /conectar confirmar o /conectar seguido del número de la página",
                 ));
             }
         },
@@ -290,8 +297,24 @@ mod tests {
     }
     #[test]
     fn conectar_takes_an_optional_page_number() {
-        assert_eq!(cmd("/conectar"), Command::Conectar { choice: None });
-        assert_eq!(cmd("/conectar 2"), Command::Conectar { choice: Some(2) });
+        assert_eq!(
+            cmd("/conectar"),
+            Command::Conectar {
+                step: ConnectStep::Link
+            }
+        );
+        assert_eq!(
+            cmd("/conectar 2"),
+            Command::Conectar {
+                step: ConnectStep::Choose(2)
+            }
+        );
+        assert_eq!(
+            cmd("/conectar Confirmar"),
+            Command::Conectar {
+                step: ConnectStep::Confirm
+            }
+        );
         assert!(err("/conectar dos").contains("no es un número de página"));
         assert!(err("/conectar 0").contains("no es un número de página"));
         assert!(err("/conectar 1 2").contains("/conectar"));

@@ -8,7 +8,16 @@
 use crate::domain::{Agent, find_by_name};
 
 use super::commands::Command;
-use super::core::Visibility;
+
+/// Who may read an answer. Decided here, with the permission, so that every adapter only renders it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Answer where the command was written.
+    Public,
+    /// Only the caller may read it: Discord ephemeral, Telegram private chat (with a short note in
+    /// the group), the console as is.
+    Private,
+}
 
 /// The caller as pulso knows them.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,16 +15,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
 use teloxide::prelude::*;
-use teloxide::types::{BotCommand, InputFile, MessageId, ParseMode, UpdateKind};
+use teloxide::types::{
+    BotCommand, CallbackQuery, Chat, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
+    UpdateKind, UserId,
+};
 use teloxide::{ApiError, RequestError};
 
 use super::commands::COMMANDS;
-use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility};
+use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility, with_link_lines};
 use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_console, to_telegram_html};
 use crate::config::Config;
 use crate::domain::AgentId;
-use crate::ports::{Attachment, OutMessage, Outbox};
+use crate::ports::{Attachment, Button, OutMessage, Outbox};
 
 /// Telegram's limits (characters after entity parsing).
 const MAX_TEXT: usize = 4000;
@@ -107,13 +110,22 @@ impl TelegramChat {
     /// task, so a slow command never holds up another chat.
     pub async fn run_polling(&self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let this = self.clone();
-        let handler = Update::filter_message().endpoint(move |msg: Message| {
-            let this = this.clone();
-            async move {
-                tokio::spawn(async move { this.on_message(msg).await });
-                respond(())
-            }
-        });
+        let pressed = self.clone();
+        let handler = dptree::entry()
+            .branch(Update::filter_message().endpoint(move |msg: Message| {
+                let this = this.clone();
+                async move {
+                    tokio::spawn(async move { this.on_message(msg).await });
+                    respond(())
+                }
+            }))
+            .branch(Update::filter_callback_query().endpoint(move |q: CallbackQuery| {
+                let this = pressed.clone();
+                async move {
+                    tokio::spawn(async move { this.on_button(q).await });
+                    respond(())
+                }
+            }));
         let mut dispatcher = Dispatcher::builder(self.inner.bot.clone(), handler).build();
         let token = dispatcher.shutdown_token();
         tokio::spawn(async move {
@@ -166,8 +178,10 @@ impl TelegramChat {
 
     /// Handles one update (polling and webhook both end here).
     pub async fn handle_update(&self, update: Update) {
-        if let UpdateKind::Message(msg) = update.kind {
-            self.on_message(msg).await;
+        match update.kind {
+            UpdateKind::Message(msg) => self.on_message(msg).await,
+            UpdateKind::CallbackQuery(q) => self.on_button(q).await,
+            _ => {}
         }
     }
 
@@ -175,22 +189,27 @@ impl TelegramChat {
         let (Some(text), Some(from)) = (msg.text(), msg.from.as_ref()) else {
             return;
         };
-        let chat = if msg.chat.is_private() {
+        self.on_text(text, from.id, &msg.chat).await;
+    }
+
+    /// A typed command, or the command of a pressed button, from `user` in `chat`.
+    async fn on_text(&self, text: &str, user: UserId, msg_chat: &Chat) {
+        let chat = if msg_chat.is_private() {
             ChatKind::Private
         } else {
             ChatKind::Group
         };
         let caller = Caller {
             platform: Platform::Telegram,
-            user_id: from.id.0.to_string(),
-            is_admin: self.inner.admins.contains(&from.id.0),
+            user_id: user.0.to_string(),
+            is_admin: self.inner.admins.contains(&user.0),
             chat,
             assume_agent: None,
         };
         let Some(mut reply) = self.inner.core.handle(&caller, text, Some(&self.inner.bot_name)).await else {
             return;
         };
-        let private_chat = ChatId(from.id.0 as i64);
+        let private_chat = ChatId(user.0 as i64);
         let target = if reply.visibility == Visibility::Private && chat == ChatKind::Group {
             let sent = self.send(private_chat, &reply).await;
             let note = match &sent {
@@ -203,12 +222,12 @@ impl TelegramChat {
                     )
                 }
             };
-            if let Err(e) = self.send(msg.chat.id, &Reply::text(note, Visibility::Public)).await {
+            if let Err(e) = self.send(msg_chat.id, &Reply::text(note, Visibility::Public)).await {
                 tracing::warn!(error = %e, "no se pudo dejar la nota en el grupo");
             }
             sent.map(|m| (private_chat, m))
         } else {
-            self.send(msg.chat.id, &reply).await.map(|m| (msg.chat.id, m))
+            self.send(msg_chat.id, &reply).await.map(|m| (msg_chat.id, m))
         };
         let (chat_id, first) = match target {
             Ok(t) => t,
@@ -232,17 +251,31 @@ impl TelegramChat {
 
     /// Sends a reply (text, then or with its attachment); returns the id of the first message.
     async fn send(&self, chat: ChatId, reply: &Reply) -> anyhow::Result<MessageId> {
-        self.send_parts(chat, &reply.text, reply.attachment.as_ref()).await
+        self.send_parts(chat, &reply.text, reply.attachment.as_ref(), &reply.buttons)
+            .await
     }
 
-    async fn send_parts(&self, chat: ChatId, text: &str, attachment: Option<&Attachment>) -> anyhow::Result<MessageId> {
+    async fn send_parts(
+        &self,
+        chat: ChatId,
+        text: &str,
+        attachment: Option<&Attachment>,
+        buttons: &[Button],
+    ) -> anyhow::Result<MessageId> {
         let bot = &self.inner.bot;
+        let text = &with_link_lines(text, buttons);
         let fits_caption = to_console(text).chars().count() <= MAX_CAPTION;
         let mut first = None;
         if attachment.is_none() || !fits_caption {
-            for chunk in split_chunks(text, MAX_TEXT) {
-                let html = to_telegram_html(&chunk);
-                let m = with_retry(|| bot.send_message(chat, html.clone()).parse_mode(ParseMode::Html).send()).await?;
+            let chunks = split_chunks(text, MAX_TEXT);
+            let last = chunks.len() - 1;
+            for (i, chunk) in chunks.iter().enumerate() {
+                let html = to_telegram_html(chunk);
+                let m = if i == last && !buttons.is_empty() {
+                    self.send_with_buttons(chat, &html, buttons).await?
+                } else {
+                    with_retry(|| bot.send_message(chat, html.clone()).parse_mode(ParseMode::Html).send()).await?
+                };
                 first.get_or_insert(m.id);
             }
         }
@@ -364,7 +397,7 @@ impl Outbox for TelegramChat {
         if platform != Platform::Telegram.as_str() {
             return Ok(false);
         }
-        self.send_parts(ChatId(id), &message.text, message.attachment.as_ref())
+        self.send_parts(ChatId(id), &message.text, message.attachment.as_ref(), &message.buttons)
             .await?;
         Ok(true)
     }
@@ -373,7 +406,7 @@ impl Outbox for TelegramChat {
         let Some(chat) = self.inner.team_chat else {
             bail!("no hay chat de equipo de Telegram configurado (telegram.team_chat_id)");
         };
-        self.send_parts(chat, &message.text, message.attachment.as_ref())
+        self.send_parts(chat, &message.text, message.attachment.as_ref(), &message.buttons)
             .await?;
         Ok(())
     }
@@ -387,7 +420,7 @@ impl Outbox for TelegramChat {
                 continue;
             }
             match self
-                .send_parts(ChatId(id), &message.text, message.attachment.as_ref())
+                .send_parts(ChatId(id), &message.text, message.attachment.as_ref(), &message.buttons)
                 .await
             {
                 Ok(_) => reached += 1,
@@ -395,5 +428,63 @@ impl Outbox for TelegramChat {
             }
         }
         Ok(reached)
+    }
+}
+
+// ── Buttons: links open a URL, commands come back as callback queries ──
+
+/// The inline keyboard for `buttons`, one per row. A link that is not a valid URL is left out (its
+/// URL is in the text anyway).
+fn keyboard(buttons: &[Button]) -> InlineKeyboardMarkup {
+    let rows = buttons.iter().filter_map(|b| match b {
+        Button::Link { label, url } => url::Url::parse(url)
+            .ok()
+            .map(|u| vec![InlineKeyboardButton::url(label.clone(), u)]),
+        // Telegram allows 64 bytes of callback data; longer commands stay typed-only.
+        Button::Command { label, command } if command.len() <= 64 => {
+            Some(vec![InlineKeyboardButton::callback(label.clone(), command.clone())])
+        }
+        Button::Command { .. } => None,
+    });
+    InlineKeyboardMarkup::new(rows)
+}
+
+impl TelegramChat {
+    /// `sendMessage` with the buttons as an inline keyboard; if Telegram refuses the keyboard (a
+    /// URL it will not link, e.g. a local address), the text alone, which carries the URL.
+    async fn send_with_buttons(&self, chat: ChatId, html: &str, buttons: &[Button]) -> Result<Message, RequestError> {
+        let bot = &self.inner.bot;
+        let markup = keyboard(buttons);
+        match with_retry(|| {
+            bot.send_message(chat, html.to_string())
+                .parse_mode(ParseMode::Html)
+                .reply_markup(markup.clone())
+                .send()
+        })
+        .await
+        {
+            Err(RequestError::Api(e)) => {
+                tracing::warn!(error = %e, "Telegram no aceptó los botones; se envía solo el texto");
+                with_retry(|| {
+                    bot.send_message(chat, html.to_string())
+                        .parse_mode(ParseMode::Html)
+                        .send()
+                })
+                .await
+            }
+            other => other,
+        }
+    }
+
+    /// A pressed command button: acknowledged at once (Telegram stops the spinner), then handled
+    /// exactly like the same command typed by the presser in that chat.
+    async fn on_button(&self, q: CallbackQuery) {
+        if let Err(e) = self.inner.bot.answer_callback_query(q.id.clone()).send().await {
+            tracing::info!(error = %e, "no se pudo confirmar la pulsación del botón");
+        }
+        let (Some(data), Some(message)) = (q.data.as_deref(), q.message.as_ref()) else {
+            return;
+        };
+        self.on_text(data, q.from.id, message.chat()).await;
     }
 }

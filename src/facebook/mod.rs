@@ -32,7 +32,7 @@ pub use insights::{
 pub use posts::{
     POST_FIELDS, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_page_node, parse_posts_page,
 };
-pub use tokens::{PageAccess, TokenInfo, UserToken, parse_debug_token};
+pub use tokens::{FacebookUser, PageAccess, TokenInfo, UserToken, parse_debug_token};
 pub use usage::{Usage, read_usage};
 
 /// Where and how to reach the Graph API.

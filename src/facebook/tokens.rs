@@ -36,6 +36,14 @@ pub struct TokenInfo {
     pub error: Option<String>,
 }
 
+/// The Facebook account a user token belongs to (`/me?fields=id,name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacebookUser {
+    pub id: String,
+    /// Empty when the API did not say.
+    pub name: String,
+}
+
 /// Safety stop for cursor loops on `/me/accounts`.
 const MAX_ACCOUNT_PAGES: usize = 50;
 
@@ -130,6 +138,20 @@ impl GraphClient {
             }
         }
         Ok(pages)
+    }
+
+    /// Who logged in: `/me?fields=id,name` with the user token.
+    pub async fn me(&self, user_token: &SecretString) -> Result<FacebookUser, FetchError> {
+        let params = [("fields", "id,name".to_string())];
+        let body = self
+            .call(&["me"], &params, Some(user_token), &NoGate, &mut Tally::default())
+            .await?;
+        let doc = parse_json(&body, "me")?;
+        let text = |k: &str| doc.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        Ok(FacebookUser {
+            id: text("id"),
+            name: text("name"),
+        })
     }
 
     /// The Page token of one Page (`/{page-id}?fields=access_token,name`). The API leaves

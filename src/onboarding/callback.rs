@@ -1,17 +1,22 @@
-//! The Facebook Login callback: state check, code exchange, permissions, Page choice and storage,
-//! and the HTML page the agent sees.
+//! The Facebook Login callback: state check, code exchange, permissions, the Pages the login can
+//! read, and the HTML page the browser sees. Nothing is stored for the agent here: the Pages wait
+//! (encrypted) until the agent confirms one in their own chat (`pages.rs`), because whoever opened
+//! the link may not be the agent who asked for it.
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 
-use super::pages::display_name;
+use super::texts::{account_label, capitalize, confirmation_request, login_reason, page_label, page_taken_for_agent};
 use super::*;
 
-/// Why a connection attempt failed: a Spanish text for the browser and the chat.
+/// Why a connection attempt failed: a Spanish text for the browser and, for a live link, the chat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Failure {
     /// The agent the (authentic) state named; None when the state was forged or missing.
     agent: Option<AgentId>,
+    /// Whether the agent is also told in chat (not for a used or expired link: replaying one must
+    /// not write to anyone's chat).
+    tell_chat: bool,
     title: &'static str,
     message: String,
     /// Short label for logs (no secrets).
@@ -22,43 +27,33 @@ impl Failure {
     fn new(agent: Option<AgentId>, kind: &'static str, title: &'static str, message: impl Into<String>) -> Self {
         Self {
             agent,
+            tell_chat: agent.is_some(),
             title,
             message: message.into(),
             kind,
         }
     }
+
+    /// Answered in the browser only.
+    fn browser_only(mut self) -> Self {
+        self.tell_chat = false;
+        self
+    }
 }
 
-/// A successful callback: either connected, or waiting for the agent to pick a Page.
-enum Success {
-    Connected { page_name: String },
-    Choose { count: usize },
+/// A successful callback: the Pages wait for the agent's confirmation in chat.
+struct Pending {
+    account: String,
+    pages: Vec<String>,
+    /// Whether the confirmation request reached the agent's chat.
+    told: bool,
 }
 
 impl Onboarding {
     /// Handles one callback request; returns the HTTP status and the HTML page.
     pub async fn handle_callback(&self, query: &HashMap<String, String>) -> (StatusCode, String) {
         match self.callback_flow(query).await {
-            Ok(Success::Connected { page_name }) => (
-                StatusCode::OK,
-                html::page(
-                    "Página conectada",
-                    &[
-                        &format!("✅ Tu página «{page_name}» quedó conectada a pulso."),
-                        "Ya puedes cerrar esta ventana y volver al chat.",
-                    ],
-                ),
-            ),
-            Ok(Success::Choose { count }) => (
-                StatusCode::OK,
-                html::page(
-                    "Elige tu página",
-                    &[
-                        &format!("Tu cuenta de Facebook administra {count} páginas."),
-                        "Vuelve al chat: te envié la lista para que elijas cuál conectar.",
-                    ],
-                ),
-            ),
+            Ok(pending) => (StatusCode::OK, pending_page(&pending)),
             Err(failure) => {
                 tracing::warn!(
                     agent_id = failure.agent,
@@ -66,16 +61,18 @@ impl Onboarding {
                     "conexión de Facebook rechazada"
                 );
                 let mut told_in_chat = false;
-                if let Some(agent) = failure.agent {
-                    let link = self.login_url(agent).await.ok();
-                    let text = match link {
-                        Some(link) => format!(
-                            "❌ No se pudo conectar tu página de Facebook: {}\nPara intentarlo de nuevo abre este enlace (válido {LINK_TTL_MINUTES} minutos): {link}",
-                            failure.message
-                        ),
-                        None => format!("❌ No se pudo conectar tu página de Facebook: {}", failure.message),
-                    };
-                    told_in_chat = self.send_to_agent(agent, text).await;
+                if let (Some(agent), true) = (failure.agent, failure.tell_chat) {
+                    let mut message = OutMessage::text(format!(
+                        "❌ No se pudo conectar tu página de Facebook: {}\nPara intentarlo de nuevo pulsa el botón (el enlace vale {LINK_TTL_MINUTES} minutos).",
+                        failure.message
+                    ));
+                    match self.login_url(agent).await {
+                        Ok(link) => message.buttons.push(Button::link(RETRY_BUTTON, link)),
+                        Err(_) => {
+                            message.text = format!("❌ No se pudo conectar tu página de Facebook: {}", failure.message)
+                        }
+                    }
+                    told_in_chat = self.send_to_agent(agent, message).await;
                 }
                 let next = if told_in_chat {
                     "Vuelve al chat: ahí tienes un enlace nuevo para intentarlo otra vez."
@@ -90,7 +87,7 @@ impl Onboarding {
         }
     }
 
-    async fn callback_flow(&self, q: &HashMap<String, String>) -> Result<Success, Failure> {
+    async fn callback_flow(&self, q: &HashMap<String, String>) -> Result<Pending, Failure> {
         let now = Utc::now();
         let param = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
         let forged = || {
@@ -105,11 +102,12 @@ impl Onboarding {
             None | Some(Err(StateError::Forged)) => return Err(forged()),
             Some(Err(StateError::Expired(v))) => {
                 return Err(Failure::new(
-                    self.existing(v.agent).await,
+                    Some(v.agent),
                     "state_expired",
                     "Enlace vencido",
                     format!("El enlace de conexión venció (dura {LINK_TTL_MINUTES} minutos)."),
-                ));
+                )
+                .browser_only());
             }
             Some(Ok(v)) => v,
         };
@@ -135,7 +133,8 @@ impl Onboarding {
                 "state_reused",
                 "Enlace ya usado",
                 "Este enlace de conexión ya se usó; cada enlace sirve una sola vez.",
-            ));
+            )
+            .browser_only());
         }
         if let Some(error) = param("error") {
             let denied = error == "access_denied" || param("error_reason") == Some("user_denied");
@@ -158,15 +157,12 @@ impl Onboarding {
                 "Facebook no envió el código de autorización.",
             ));
         };
-        self.login_and_connect(&agent, code).await
+        self.login_and_offer(&agent, code).await
     }
 
-    /// The agent, if it still exists (for messages about expired links).
-    async fn existing(&self, id: AgentId) -> Option<AgentId> {
-        self.store.agent(id).await.ok().flatten().map(|a| a.id)
-    }
-
-    async fn login_and_connect(&self, agent: &Agent, code: &str) -> Result<Success, Failure> {
+    /// Exchanges the code, checks the permissions, finds the Pages the login can read (the agent's
+    /// configured Page, or every Page it manages) and asks the agent to confirm in chat.
+    async fn login_and_offer(&self, agent: &Agent, code: &str) -> Result<Pending, Failure> {
         let id = Some(agent.id);
         let short = self
             .graph
@@ -229,13 +225,13 @@ impl Onboarding {
                 ),
             )
         };
-        let chosen: PageAccess = match agent.facebook_page_id.as_deref() {
+        let offered: Vec<PageAccess> = match agent.facebook_page_id.as_deref() {
             // The configured Page decides; Business-owned Pages are missing from /me/accounts but
             // readable by id.
             Some(known) => match pages.into_iter().find(|p| p.page_id == known) {
-                Some(page) => page,
+                Some(page) => vec![page],
                 None => match self.graph.page_access(known, &long.token).await {
-                    Ok(page) => page,
+                    Ok(page) => vec![page],
                     Err(FetchError::Permission { .. } | FetchError::NotFound { .. }) => {
                         return Err(not_managed(known));
                     }
@@ -250,18 +246,88 @@ impl Onboarding {
                     "Tu cuenta de Facebook no administra ninguna página, o no compartiste ninguna con pulso. Al conectar, selecciona tu página.",
                 ));
             }
-            None if pages.len() == 1 => pages.into_iter().next().expect("one page"),
-            None => {
-                let count = pages.len();
-                self.offer_choice(agent, pages, &scopes, long.expires_at).await?;
-                return Ok(Success::Choose { count });
-            }
+            None => pages,
         };
-        let page_name = self
-            .connect(agent.id, &chosen, scopes, long.expires_at, true)
+        let account = self
+            .graph
+            .me(&long.token)
             .await
-            .map_err(|message| Failure::new(id, "connect", "No se pudo conectar", message))?;
-        Ok(Success::Connected { page_name })
+            .map_err(|e| graph_failure(id, "me", &e))?;
+        let offered = self.without_taken_pages(agent, offered).await?;
+        let candidates: Vec<PageCandidate> = offered
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PageCandidate {
+                position: i as i64 + 1,
+                page_id: p.page_id.clone(),
+                page_name: p.name.clone(),
+                token_encrypted: self.cipher.encrypt(agent.id, &p.token),
+                token_expires_at: long.expires_at,
+                scopes: scopes.clone(),
+            })
+            .collect();
+        let now = Utc::now();
+        self.store
+            .set_page_candidates(agent.id, &candidates, now + Duration::minutes(CHOICE_TTL_MINUTES), now)
+            .await
+            .map_err(|e| {
+                tracing::error!(agent_id = agent.id, error = %e, "no se pudieron guardar las páginas por confirmar");
+                unavailable(Some(agent.id))
+            })?;
+        let (text, buttons) = confirmation_request(&account, &candidates);
+        let told = self
+            .send_to_agent(
+                agent.id,
+                OutMessage {
+                    text,
+                    attachment: None,
+                    buttons,
+                },
+            )
+            .await;
+        tracing::info!(
+            agent_id = agent.id,
+            pages = candidates.len(),
+            "páginas de Facebook en espera de confirmación en el chat"
+        );
+        Ok(Pending {
+            account: account_label(&account),
+            pages: candidates
+                .iter()
+                .map(|c| page_label(&c.page_id, &c.page_name))
+                .collect(),
+            told,
+        })
+    }
+
+    /// Drops the Pages another agent already has; when none is left, the agent and the team chat
+    /// hear why and nothing is kept.
+    async fn without_taken_pages(&self, agent: &Agent, offered: Vec<PageAccess>) -> Result<Vec<PageAccess>, Failure> {
+        let agents = self.store.agents().await.map_err(|e| {
+            tracing::error!(error = %e, "no se pudo leer la lista de agentes");
+            unavailable(Some(agent.id))
+        })?;
+        let owner_of = |page_id: &str| {
+            agents
+                .iter()
+                .find(|a| a.id != agent.id && a.facebook_page_id.as_deref() == Some(page_id))
+        };
+        let Some(first) = offered.first() else {
+            return Ok(offered);
+        };
+        let taken = offered.iter().all(|p| owner_of(&p.page_id).is_some());
+        if !taken {
+            return Ok(offered.into_iter().filter(|p| owner_of(&p.page_id).is_none()).collect());
+        }
+        let owner = owner_of(&first.page_id).map(|a| a.name.clone()).unwrap_or_default();
+        let name = page_label(&first.page_id, &first.name);
+        self.tell_team_page_taken(agent, &name, &first.page_id, &owner).await;
+        Err(Failure::new(
+            Some(agent.id),
+            "page_taken",
+            "Página de otro agente",
+            page_taken_for_agent(&name),
+        ))
     }
 
     /// `debug_token` with the app token; None when no app secret is configured.
@@ -270,107 +336,6 @@ impl Onboarding {
             Some(app) => self.graph.debug_token(token, &app).await.map(Some),
             None => Ok(None),
         }
-    }
-
-    async fn offer_choice(
-        &self,
-        agent: &Agent,
-        pages: Vec<PageAccess>,
-        scopes: &[String],
-        login_expires_at: Option<DateTime<Utc>>,
-    ) -> Result<(), Failure> {
-        let now = Utc::now();
-        let candidates: Vec<PageCandidate> = pages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PageCandidate {
-                position: i as i64 + 1,
-                page_id: p.page_id.clone(),
-                page_name: p.name.clone(),
-                token_encrypted: self.cipher.encrypt(agent.id, &p.token),
-                token_expires_at: login_expires_at,
-                scopes: scopes.to_vec(),
-            })
-            .collect();
-        self.store
-            .set_page_candidates(agent.id, &candidates, now + Duration::minutes(CHOICE_TTL_MINUTES), now)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "no se pudieron guardar las páginas candidatas");
-                unavailable(Some(agent.id))
-            })?;
-        let list = candidates
-            .iter()
-            .map(|c| format!("{}. {}", c.position, display_name(c)))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let text = format!(
-            "Tu cuenta de Facebook administra varias páginas:\n{list}\nResponde /conectar N con el número de la tuya (por ejemplo: /conectar 2). La lista vale {CHOICE_TTL_MINUTES} minutos."
-        );
-        self.send_to_agent(agent.id, text).await;
-        Ok(())
-    }
-
-    /// Stores the connection, then (when `announce`) tells the agent in chat, and syncs them once.
-    /// Returns the Page name, or a Spanish reason when nothing was stored.
-    ///
-    /// `login_expires_at` is the end of the long-lived user login the Page token came from (about
-    /// 60 days): the Page token itself reports no end, but the login is what the agent renews, so
-    /// the earlier of the two is kept and the day-50 reminder counts from it.
-    pub(super) async fn connect(
-        &self,
-        agent: AgentId,
-        page: &PageAccess,
-        scopes: Vec<String>,
-        login_expires_at: Option<DateTime<Utc>>,
-        announce: bool,
-    ) -> Result<String, String> {
-        let page_expires_at = match self.debug(&page.token).await {
-            Ok(Some(info)) if !info.is_valid => {
-                return Err("Facebook dice que el permiso de la página no es válido.".to_string());
-            }
-            Ok(Some(info)) => info.expires_at,
-            Ok(None) => None,
-            Err(e) => return Err(login_reason(&e)),
-        };
-        let expires_at = match (page_expires_at, login_expires_at) {
-            (Some(page), Some(login)) => Some(page.min(login)),
-            (page, login) => page.or(login),
-        };
-        let connection = AgentConnection {
-            page_id: page.page_id.clone(),
-            token_encrypted: self.cipher.encrypt(agent, &page.token),
-            token_expires_at: expires_at,
-            scopes,
-        };
-        self.store
-            .connect_agent(agent, &connection, Utc::now())
-            .await
-            .map_err(|e| {
-                tracing::error!(agent_id = agent, error = %e, "no se pudo guardar la conexión de Facebook");
-                "Datos temporalmente no disponibles: la base de datos no respondió. Inténtalo en unos minutos."
-                    .to_string()
-            })?;
-        self.notified.lock().unwrap_or_else(|p| p.into_inner()).remove(&agent);
-        let name = if page.name.is_empty() {
-            page.page_id.clone()
-        } else {
-            page.name.clone()
-        };
-        tracing::info!(agent_id = agent, page_id = %page.page_id, "página de Facebook conectada");
-        if announce {
-            self.send_to_agent(
-                agent,
-                format!("✅ Página conectada: {name}\nEstoy trayendo tus métricas; en unos minutos podrás verlas con /mis_metricas."),
-            )
-            .await;
-        }
-        if let Some(engine) = &self.engine
-            && let Err(refusal) = engine.request_agent(agent, "onboarding").await
-        {
-            tracing::info!(agent_id = agent, reason = %refusal, "sincronización tras conectar no iniciada");
-        }
-        Ok(name)
     }
 }
 
@@ -405,24 +370,6 @@ fn unavailable(agent: Option<AgentId>) -> Failure {
     )
 }
 
-/// A Spanish reason for a Graph failure during login (no token, no raw Graph message).
-pub(super) fn login_reason(e: &FetchError) -> String {
-    match e {
-        FetchError::TokenInvalid { .. } => "Facebook rechazó el permiso (expiró o fue revocado)".to_string(),
-        FetchError::Permission { .. } => "Facebook no dio permiso para leer la página".to_string(),
-        FetchError::NotFound { .. } => "la página no existe o tu cuenta no puede verla".to_string(),
-        // Code 0: raised by pulso itself before calling (no app secret, bad graph_url).
-        FetchError::Configuration { code: 0, .. } => {
-            "pulso no tiene bien configurada la app de Facebook (PULSO__FACEBOOK__APP_SECRET); avisa al administrador"
-                .to_string()
-        }
-        FetchError::Configuration { .. } => {
-            "Facebook rechazó la solicitud (revisar app_id, app_secret y la URL de retorno de la app)".to_string()
-        }
-        other => other.user_reason(),
-    }
-}
-
 fn graph_failure(agent: Option<AgentId>, kind: &'static str, e: &FetchError) -> Failure {
     tracing::warn!(agent_id = agent, stage = kind, error = %e, "Facebook rechazó un paso de la conexión");
     let message = match (kind, e) {
@@ -434,10 +381,30 @@ fn graph_failure(agent: Option<AgentId>, kind: &'static str, e: &FetchError) -> 
     Failure::new(agent, kind, "No se pudo conectar", message)
 }
 
-fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+/// What the browser shows while the agent confirms in chat.
+fn pending_page(p: &Pending) -> String {
+    let account = format!("Entraste con la cuenta de Facebook «{}».", p.account);
+    let back = if p.told {
+        "Vuelve al chat: te envié un mensaje para que confirmes."
+    } else {
+        "Vuelve al chat y escribe /conectar confirmar para confirmar."
+    };
+    match p.pages.as_slice() {
+        [one] => html::page(
+            "Confirma en el chat",
+            &[
+                &account,
+                &format!("Página: «{one}». Todavía no quedó conectada: confírmala en el chat."),
+                back,
+            ],
+        ),
+        many => html::page(
+            "Elige tu página en el chat",
+            &[
+                &account,
+                &format!("Tu cuenta de Facebook administra {} páginas.", many.len()),
+                "Vuelve al chat y elige cuál conectar.",
+            ],
+        ),
     }
 }

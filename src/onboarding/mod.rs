@@ -3,14 +3,18 @@
 //!
 //! - [`Onboarding::link_for`] (the [`ConnectLinks`] port) makes the `/conectar` link: the Facebook
 //!   Login dialog with a signed, single-use, 15-minute `state` bound to the agent.
-//! - [`routes`] serves `GET /oauth/facebook/callback`: checks the state, exchanges the code for a
-//!   long-lived user token, checks the granted permissions, picks the agent's Page, stores its Page
-//!   token encrypted and marks the agent active, tells the agent in chat and syncs them once.
-//!   When the login manages several Pages and none is configured for the agent, the candidates
-//!   are kept and the agent picks one in chat ([`Onboarding::choose_page`], `/conectar N`).
+//! - [`routes`] serves `GET /oauth/facebook/callback`: checks the state (a used or expired one is
+//!   answered in the browser only), exchanges the code for a long-lived user token, checks the
+//!   granted permissions and finds the Pages the login can read (the agent's configured Page, or
+//!   all it manages, minus Pages another agent has). Their tokens wait encrypted, and the agent is
+//!   asked in their own chat — Facebook account and Page shown, with a button — to confirm.
+//! - [`Onboarding::confirm_page`] (`/conectar confirmar`, `/conectar N`, or the button) stores the
+//!   chosen Page token, marks the agent active and syncs them once. A link forwarded to someone
+//!   else therefore connects nothing the agent did not see and accept.
 //! - [`Onboarding::connect_manually`] is the admin alternative (`pulso agents connect`).
-//! - [`Onboarding::notify_disconnections`] turns the sync engine's notices into one private message
-//!   per disconnection, and the day-50 reminder into a message, each with a fresh link.
+//! - [`Onboarding::notify_disconnections`] turns the sync engine's disconnection notices into one
+//!   private message per disconnection, with a fresh link as a button. (An expiring token is the
+//!   `token_vence` alert's job, which carries the same button through [`ConnectLinks`].)
 //!
 //! Nothing here logs or shows a token, a login code or a state.
 
@@ -19,6 +23,7 @@ mod html;
 mod notices;
 mod pages;
 mod state;
+mod texts;
 
 pub use callback::routes;
 
@@ -37,7 +42,7 @@ use crate::config::Config;
 use crate::crypto::TokenCipher;
 use crate::domain::{Agent, AgentId};
 use crate::facebook::{FetchError, GraphClient, PageAccess, TokenInfo};
-use crate::ports::{ConnectLinks, OutMessage, Outbox};
+use crate::ports::{Button, ConnectLinks, OutMessage, Outbox};
 use crate::store::{AgentConnection, PageCandidate, Store};
 use crate::sync::{AgentNotice, SyncEngine, SyncEvent};
 
@@ -50,8 +55,10 @@ pub const CALLBACK_PATH: &str = "/oauth/facebook/callback";
 pub const DEFAULT_PERMISSIONS: [&str; 3] = ["pages_show_list", "pages_read_engagement", "read_insights"];
 /// How long a `/conectar` link works.
 pub const LINK_TTL_MINUTES: i64 = 15;
-/// How long the list of Pages to choose from is kept.
+/// How long the Pages a login found wait for the agent's confirmation.
 pub const CHOICE_TTL_MINUTES: i64 = 30;
+/// Label of the button that opens a fresh Facebook Login link.
+pub const RETRY_BUTTON: &str = "Conectar con Facebook";
 
 /// What onboarding needs from the configuration.
 #[derive(Clone)]
@@ -195,12 +202,13 @@ impl Onboarding {
         )))
     }
 
-    async fn send_to_agent(&self, agent: AgentId, text: String) -> bool {
+    /// A private message to the agent; true when it reached at least one of their chats.
+    async fn send_to_agent(&self, agent: AgentId, message: OutMessage) -> bool {
         let Some(outbox) = self.outbox.get() else {
             return false;
         };
-        match outbox.to_agent(agent, &OutMessage::text(text)).await {
-            Ok(_) => true,
+        match outbox.to_agent(agent, &message).await {
+            Ok(reached) => reached > 0,
             Err(e) => {
                 tracing::warn!(
                     agent_id = agent,
@@ -219,7 +227,7 @@ impl ConnectLinks for Onboarding {
         self.login_url(agent).await
     }
 
-    async fn choose_page(&self, agent: AgentId, n: usize) -> anyhow::Result<Result<String, String>> {
-        Ok(Onboarding::choose_page(self, agent, n).await)
+    async fn confirm_page(&self, agent: AgentId, choice: Option<usize>) -> anyhow::Result<Result<String, String>> {
+        Ok(Onboarding::confirm_page(self, agent, choice).await)
     }
 }

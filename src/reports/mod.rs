@@ -124,7 +124,11 @@ impl Reports {
         let previous = self.queries.team_view_of(week.previous()).await?;
         let text = text::weekly_text(&current, &previous);
         let attachment = ranking_chart("Ranking semanal".into(), "ranking_semanal.png", current).await;
-        Ok(OutMessage { text, attachment })
+        Ok(OutMessage {
+            text,
+            attachment,
+            ..Default::default()
+        })
     }
 
     async fn monthly(&self, month: DateRange) -> anyhow::Result<OutMessage> {
@@ -138,7 +142,11 @@ impl Reports {
         let text = text::monthly_text(&current, &previous, &usage);
         let title = format!("Ranking de {}", month_label(month.from));
         let attachment = ranking_chart(title, "ranking_mensual.png", current).await;
-        Ok(OutMessage { text, attachment })
+        Ok(OutMessage {
+            text,
+            attachment,
+            ..Default::default()
+        })
     }
 
     /// Local midnight of `day` in the office's time zone.

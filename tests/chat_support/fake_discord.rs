@@ -51,6 +51,8 @@ pub struct DCall {
     pub status: u16,
     /// Sent into a bucket (or global limit) the fake had announced as exhausted.
     pub early: bool,
+    /// The message's components (action rows of buttons), as JSON; Null when none.
+    pub components: Value,
 }
 
 /// A rate-limit bucket on the routes whose path contains its fragment.
@@ -293,6 +295,22 @@ impl FakeDiscord {
     }
 }
 
+/// A press of the button with `custom_id` under the bot's message `message_id`, as the gateway
+/// delivers it (a message component interaction, type 3); `guild_roles` as in [`interaction`].
+pub fn button_press(
+    id: u64,
+    user: u64,
+    guild_roles: Option<&[u64]>,
+    custom_id: &str,
+    message_id: u64,
+) -> serenity::all::ComponentInteraction {
+    let mut v = interaction_json(id, user, guild_roles, "x", &[]);
+    v["type"] = json!(3);
+    v["data"] = json!({"custom_id": custom_id, "component_type": 2});
+    v["message"] = message(message_id, &CHANNEL.to_string(), "", &[]);
+    serde_json::from_value(v).expect("component interaction JSON")
+}
+
 /// An application command as the gateway delivers it. `guild_roles` Some = invoked in the guild by
 /// a member with these roles; None = in a DM.
 pub fn interaction(
@@ -381,6 +399,7 @@ async fn handle(
         None => (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new()),
     };
     let segments: Vec<&str> = rest.split('/').collect();
+    let components = payload.get("components").cloned().unwrap_or(Value::Null);
     let mut st = fake.st.lock().unwrap();
     st.next_id += 1;
     let id = st.next_id;
@@ -393,6 +412,7 @@ async fn handle(
         content: None,
         text: None,
         files: files.clone(),
+        components,
         at: Instant::now(),
         clock_at: fake.clock.now(),
         status: 200,

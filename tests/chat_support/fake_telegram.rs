@@ -41,6 +41,8 @@ pub struct Call {
     pub at: Instant,
     /// Whether the fake answered with an error.
     pub failed: bool,
+    /// The inline keyboard sent with the message, as JSON.
+    pub reply_markup: Option<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -190,6 +192,30 @@ impl FakeTelegram {
         id
     }
 
+    /// Queues a press by `user` of an inline button carrying `data` under the bot's message
+    /// `message_id` in `chat`.
+    pub fn inject_callback(&self, user: i64, chat: i64, message_id: i64, data: &str) -> i64 {
+        let mut s = self.state.lock().unwrap();
+        let id = s.next_update;
+        s.next_update += 1;
+        let text = s.messages.get(&(chat, message_id)).cloned().unwrap_or_default();
+        let query = json!({
+            "id": format!("cb{id}"),
+            "from": {"id": user, "is_bot": false, "first_name": format!("U{user}")},
+            "message": {
+                "message_id": message_id, "date": 1_790_000_000, "chat": chat_json(chat),
+                "from": bot_user(), "text": text,
+            },
+            "chat_instance": format!("ci{chat}"),
+            "data": data,
+        });
+        s.updates.push_back(json!({"update_id": id, "callback_query": query}));
+        s.injected.insert(id, Instant::now());
+        drop(s);
+        self.notify.notify_waiters();
+        id
+    }
+
     pub fn injected_at(&self, update: i64) -> Option<Instant> {
         self.state.lock().unwrap().injected.get(&update).copied()
     }
@@ -314,6 +340,7 @@ async fn handle(
         bytes: Vec::new(),
         at: Instant::now(),
         failed: false,
+        reply_markup: fields.get("reply_markup"),
     };
     let mut s = fake.state.lock().unwrap();
     // Injected faults first.
@@ -364,7 +391,7 @@ async fn handle(
             ok(me)
         }
         "getWebhookInfo" => ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0})),
-        "deleteWebhook" | "sendChatAction" => ok(json!(true)),
+        "deleteWebhook" | "sendChatAction" | "answerCallbackQuery" => ok(json!(true)),
         "setWebhook" => {
             s.webhook = Some((
                 fields.str("url").unwrap_or_default(),
@@ -487,7 +514,8 @@ async fn get_updates(fake: &FakeTelegram, fields: &Fields) -> Response {
 }
 
 fn canonical(method: &str) -> String {
-    const KNOWN: [&str; 12] = [
+    const KNOWN: [&str; 13] = [
+        "answerCallbackQuery",
         "getMe",
         "getUpdates",
         "getWebhookInfo",
