@@ -183,7 +183,8 @@ fn expected_read(table: &str, who: Who) -> Read {
         _ if secret => Read::Denied,
         Who::Admin => Read::All,
         // Own rows of the per-agent tables; no row of the admin-only ones (api_rate_limits,
-        // chat_identities, alerts, alert_silences), which are granted for the admin's sake.
+        // chat_identities, alerts, alert_silences, job_subscribers, refused_metrics), which are
+        // granted for the admin's sake.
         Who::AgentA | Who::AgentB => Read::Own,
     }
 }
@@ -199,7 +200,7 @@ fn owner_column(table: &str) -> Option<&'static str> {
     }
 }
 
-const PUBLIC_TABLES: [&str; 10] = [
+const PUBLIC_TABLES: [&str; 12] = [
     "agents",
     "facebook_metrics_daily",
     "facebook_metrics_monthly",
@@ -210,6 +211,8 @@ const PUBLIC_TABLES: [&str; 10] = [
     "chat_identities",
     "alerts",
     "alert_silences",
+    "job_subscribers",
+    "refused_metrics",
 ];
 
 const PRIVATE_TABLES: [&str; 5] = [
@@ -331,7 +334,10 @@ async fn seed(db: &SupabaseDb) -> Seeded {
         "INSERT INTO api_rate_limits (hour_window, calls_made, max_calls, updated_at) VALUES (now(), 1, 200, now());
          INSERT INTO alerts (fingerprint, rule, family, severity, summary, state, starts_at, updated_at)
              VALUES ('f', 'r', 'sync', 'warning', 's', 'firing', now(), now());
-         INSERT INTO alert_silences (matcher, created_by, created_at, ends_at) VALUES ('r', 'Jefa', now(), now());",
+         INSERT INTO alert_silences (matcher, created_by, created_at, ends_at) VALUES ('r', 'Jefa', now(), now());
+         INSERT INTO job_subscribers (job_id, platform, chat_id, requested_by, created_at)
+             SELECT id, 'telegram', '42', 'telegram:42', now() FROM sync_jobs LIMIT 1;
+         INSERT INTO refused_metrics (metric, refused_at) VALUES ('page_impressions', now());",
     )
     .await
     .unwrap();

@@ -145,6 +145,7 @@ async fn sigterm_mid_sync(db: TestStore) {
         .env("PULSO__SECURITY__TOKEN_KEY_ID", "k1")
         .env("PULSO__FACEBOOK__GRAPH_URL", &w.base_url)
         .env("PULSO__HTTP__LISTEN", "127.0.0.1:0")
+        .env("PULSO__HTTP__METRICS_LISTEN", "")
         .env("PULSO__SYNC__BATCH_SIZE", "2")
         .env("PULSO__SYNC__BATCH_DELAY_SECS", "0")
         .env("PULSO__SYNC__SHUTDOWN_GRACE_SECS", "30")
