@@ -44,7 +44,6 @@ fn settings() -> SyncSettings {
         lease: Duration::from_secs(60),
         hourly_budget: 1_000_000,
         queue_poll: Duration::from_millis(100),
-        token_warning_days: 10,
         page_limit_default: Duration::from_secs(600),
         page_limit_max_wait: Duration::from_secs(3600),
         shutdown_grace: Duration::from_secs(20),

@@ -582,16 +582,6 @@ async fn disconnections_are_told_once_with_a_fresh_link_button() {
         },
     };
     assert!(!w.onboarding.handle_sync_event(&again).await);
-    // Token expiry is not this task's (the `token_vence` alert reminds, with the link).
-    let expiring = SyncEvent::Notice {
-        agent_id: ana,
-        name: "Ana Pérez".into(),
-        notice: AgentNotice::TokenExpiring {
-            expires_at: Utc::now() + chrono::Duration::days(10),
-            days_left: 10,
-        },
-    };
-    assert!(!w.onboarding.handle_sync_event(&expiring).await);
     assert_eq!(w.outbox.to(ana).len(), 1);
 
     // After reconnecting, a new disconnection is news again.

@@ -659,7 +659,6 @@ async fn oauth_states_are_single_use_and_connections_are_atomic(t: TestStore) {
     s.set_agent_status(a, ConnectionStatus::Disconnected, Some("token vencido"), now())
         .await
         .unwrap();
-    s.mark_token_reminder_sent(a, now()).await.unwrap();
     let connection = AgentConnection {
         page_id: "44".into(),
         token_encrypted: "v1:k1:secret".into(),
@@ -687,7 +686,6 @@ async fn oauth_states_are_single_use_and_connections_are_atomic(t: TestStore) {
         1,
         "other agents untouched"
     );
-    assert!(s.mark_token_reminder_sent(a, now()).await.unwrap(), "reminder reset");
     assert!(s.connect_agent(9999, &connection, now()).await.is_err());
 }
 

@@ -168,17 +168,6 @@ macro_rules! agent_methods {
                 expect_one(done.rows_affected(), id)
             }
 
-            pub(crate) async fn mark_token_reminder_sent_sql(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "UPDATE agents SET token_reminder_sent_at = $2 WHERE id = $1 AND token_reminder_sent_at IS NULL",
-                )
-                .bind(id)
-                .bind(at)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            }
-
             pub(crate) async fn connect_agent_sql(
                 &self,
                 id: AgentId,

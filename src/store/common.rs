@@ -207,10 +207,6 @@ macro_rules! impl_store {
                 self.mark_agent_synced_sql(id, at).await
             }
 
-            async fn mark_token_reminder_sent(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<bool> {
-                self.mark_token_reminder_sent_sql(id, at).await
-            }
-
             async fn connect_agent(
                 &self,
                 id: AgentId,

@@ -199,8 +199,6 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
     async fn mark_agent_synced(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<()>;
-    /// Records that the day-50 reconnection reminder went out, so it is sent once per token.
-    async fn mark_token_reminder_sent(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<bool>;
 
     /// Stores a new connection atomically: Page id, encrypted token, expiry, scopes, status `active`
     /// (reason cleared), reminder reset; pending Page candidates of the agent are dropped.

@@ -272,22 +272,6 @@ async fn store_data(
             attempts,
         };
     }
-    if let Some(expires_at) = agent.token_expires_at {
-        let days_left = (expires_at - now).num_days();
-        if days_left <= inner.settings.token_warning_days
-            && inner
-                .store
-                .mark_token_reminder_sent(agent.id, now)
-                .await
-                .unwrap_or(false)
-        {
-            let _ = inner.events.send(SyncEvent::Notice {
-                agent_id: agent.id,
-                name: agent.name.clone(),
-                notice: AgentNotice::TokenExpiring { expires_at, days_left },
-            });
-        }
-    }
     ItemResult::Synced { calls, attempts }
 }
 

@@ -54,8 +54,6 @@ pub struct JobReport {
 pub enum AgentNotice {
     /// The token or Page stopped working; they must reconnect with /conectar.
     Disconnected { reason: String },
-    /// Their long-lived token expires soon (day 50 of 60).
-    TokenExpiring { expires_at: DateTime<Utc>, days_left: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

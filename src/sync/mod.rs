@@ -55,8 +55,6 @@ pub struct SyncSettings {
     pub page_limit_max_wait: Duration,
     /// On shutdown, how long in-flight agents get to finish before their work is handed back.
     pub shutdown_grace: Duration,
-    /// Days before a token's expiry when the agent is asked to reconnect (day 50 of 60).
-    pub token_warning_days: i64,
 }
 
 impl SyncSettings {
@@ -81,7 +79,6 @@ impl SyncSettings {
             page_limit_default: secs(s.page_limit_default_mins * 60),
             page_limit_max_wait: secs(s.page_limit_max_wait_mins * 60),
             shutdown_grace: secs(s.shutdown_grace_secs),
-            token_warning_days: 10,
         }
     }
 }

@@ -124,10 +124,6 @@ impl Store for FailingStore {
         self.inner.mark_agent_synced(id, at).await
     }
 
-    async fn mark_token_reminder_sent(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<bool> {
-        self.inner.mark_token_reminder_sent(id, at).await
-    }
-
     async fn connect_agent(&self, id: AgentId, connection: &AgentConnection, now: DateTime<Utc>) -> StoreResult<()> {
         self.inner.connect_agent(id, connection, now).await
     }
