@@ -2,17 +2,26 @@
 //! on a fake Telegram server or a recorder. Time is a manual clock, so group waits and repeat
 //! intervals are exercised without sleeping.
 
+mod chat_support;
 mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_support::fake_telegram::{self, FakeTelegram as FakeTelegramApi};
+use pulso::alerts::{Alerts, Mailer, Severity};
+use pulso::chat::TelegramChat;
 use pulso::domain::{ConnectionStatus, Role};
 use pulso::ports::AlertDesk;
+use pulso::store::{AlertState, Store};
 use pulso::store::{NewAgent, hour_window};
 use pulso::sync::Clock;
+use pulso::sync::ManualClock;
+use secrecy::SecretString;
 use support::alerting::*;
 use support::chat::{FakeTelegram, RecordingOutbox, TelegramOutbox};
+use support::proxy::proxied_pg_store;
+use support::smtp_sink::{self, SmtpSink};
 
 #[tokio::test]
 async fn team_chat_on_telegram_gets_the_alert_the_repeat_after_the_interval_and_the_resolution() {
@@ -311,4 +320,114 @@ async fn two_replicas_on_one_database_announce_each_alert_and_its_resolution_onc
     let resolved: Vec<_> = sent.iter().filter(|t| t.starts_with("✅ Resuelto")).collect();
     assert_eq!(resolved.len(), 1, "{sent:?}");
     assert!(s.store.open_alerts().await.unwrap().is_empty());
+}
+
+/// The real Telegram adapter, as production wires it, connected to a fake Bot API; its team chat
+/// is [`chat_support::TEAM_CHAT`].
+async fn telegram_team_chat() -> (FakeTelegramApi, TelegramChat, chat_support::Office) {
+    let office = chat_support::office(0, 0, 0, Duration::ZERO).await;
+    let fake = FakeTelegramApi::start().await;
+    let config = chat_support::config(&fake.url, "http://127.0.0.1:9");
+    let chat = TelegramChat::connect(
+        office.core.clone(),
+        &config,
+        &SecretString::from(fake_telegram::TOKEN),
+        None,
+    )
+    .await
+    .unwrap();
+    (fake, chat, office)
+}
+
+/// Texts the fake Bot API accepted for the team chat.
+fn team_texts(fake: &FakeTelegramApi) -> Vec<String> {
+    fake.calls()
+        .into_iter()
+        .filter(|c| c.method == "sendMessage" && c.chat_id == Some(chat_support::TEAM_CHAT) && !c.failed)
+        .filter_map(|c| c.text)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_is_announced_by_chat_and_email_and_recorded_when_it_returns() {
+    let Some((mut proxy, store)) = proxied_pg_store().await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (telegram, chat, _office) = telegram_team_chat().await;
+    let sink = SmtpSink::start().await;
+    let clock = Arc::new(ManualClock::starting_at(start()));
+    let mut settings = settings();
+    settings.db_timeout = Duration::from_secs(3);
+    let alerts = Alerts::new(
+        store.clone(),
+        chat.outbox(),
+        Some(Mailer::new(&mail_settings(sink.addr.port())).unwrap()),
+        clock.clone(),
+        settings,
+    );
+    assert!(alerts.watch_database().await);
+
+    proxy.stop().await;
+    assert!(!alerts.watch_database().await);
+    assert!(team_texts(&telegram).is_empty(), "group wait");
+    clock.advance(Duration::from_secs(30));
+    assert!(!alerts.watch_database().await);
+    let sent = team_texts(&telegram);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].starts_with("🔴 CRÍTICO: no hay conexión con la base de datos"),
+        "{}",
+        sent[0]
+    );
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1);
+    let text = smtp_sink::parts(&mails[0].data)
+        .into_iter()
+        .find(|(kind, _)| kind.starts_with("text/plain"))
+        .unwrap()
+        .1;
+    assert!(text.contains("CRÍTICO: No hay conexión con la base de datos"), "{text}");
+    assert!(!text.contains("/silenciar"), "it cannot be silenced: {text}");
+
+    // Still down a little later: no second message before the repeat interval.
+    clock.advance(Duration::from_secs(20));
+    assert!(!alerts.watch_database().await);
+    assert_eq!(team_texts(&telegram).len(), 1);
+    assert_eq!(sink.messages().len(), 1);
+
+    proxy.restart().await;
+    clock.advance(Duration::from_secs(60));
+    let mut back = false;
+    for _ in 0..50 {
+        if alerts.watch_database().await {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(back, "the database did not come back");
+    let sent = team_texts(&telegram);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1].starts_with("✅ Resuelto: no hay conexión con la base de datos (duró 2 min)"),
+        "{}",
+        sent[1]
+    );
+    let recorded = store.recent_alerts(10).await.unwrap();
+    let outage = recorded
+        .iter()
+        .find(|a| a.rule == "base_datos_caida")
+        .expect("the outage is recorded once the database is back");
+    assert_eq!(outage.severity, Severity::Critical);
+    assert_eq!(outage.starts_at, start());
+    assert_eq!(outage.state, AlertState::Resolved);
+    assert_eq!((outage.chat_count, outage.email_count), (1, 1));
+    assert!(outage.resolved_sent_at.is_some());
+    assert!(store.open_alerts().await.unwrap().is_empty());
+
+    // Nothing more to say once it is back.
+    clock.advance(Duration::from_secs(3600));
+    assert!(alerts.watch_database().await);
+    assert_eq!(team_texts(&telegram).len(), 2);
 }

@@ -8,6 +8,7 @@
 
 pub mod email;
 pub mod messages;
+mod outage;
 pub mod policy;
 pub mod rules;
 
@@ -46,6 +47,8 @@ pub struct AlertSettings {
     pub tick: Duration,
     /// After an e-mail failed every attempt, wait this long before trying that alert's e-mail again.
     pub email_retry_after: Duration,
+    /// How long a database ping may take before the database counts as unreachable.
+    pub db_timeout: Duration,
 }
 
 impl AlertSettings {
@@ -58,6 +61,7 @@ impl AlertSettings {
             tz: c.office.tz(),
             tick: Duration::from_secs(10),
             email_retry_after: Duration::from_secs(10 * 60),
+            db_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -78,6 +82,8 @@ struct Inner {
     busy: tokio::sync::Mutex<()>,
     emails: Mutex<HashMap<i64, EmailState>>,
     email_tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The database outage being announced (it cannot be kept in the database).
+    outage: tokio::sync::Mutex<Option<outage::Outage>>,
 }
 
 /// The alerting service. Cheap to clone.
@@ -105,13 +111,15 @@ impl Alerts {
                 busy: tokio::sync::Mutex::new(()),
                 emails: Mutex::new(HashMap::new()),
                 email_tasks: Mutex::new(Vec::new()),
+                outage: tokio::sync::Mutex::new(None),
             }),
         }
     }
 
     /// Reacts to the sync engine until it closes: counts metrics, evaluates after every finished
     /// job and every pause for the budget, and every `tick` re-evaluates the budget and agent rules
-    /// and delivers what became due (group wait, repeats, resolutions, expired silences).
+    /// and delivers what became due (group wait, repeats, resolutions, expired silences). Each tick
+    /// first pings the database: while it is down, only the outage alert is sent.
     pub async fn run(self, mut events: broadcast::Receiver<SyncEvent>) {
         let mut tick = tokio::time::interval(self.inner.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -125,7 +133,10 @@ impl Alerts {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = tick.tick() => self.evaluate_now().await,
+                _ = tick.tick() => match self.watch_database().await {
+                    true => self.evaluate_now().await,
+                    false => Ok(()),
+                },
             };
             if let Err(e) = result {
                 tracing::error!(error = format!("{e:#}"), "no se pudieron evaluar las alertas");

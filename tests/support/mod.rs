@@ -8,6 +8,7 @@
 pub mod alerting;
 pub mod chat;
 pub mod prom;
+pub mod proxy;
 pub mod scripted;
 pub mod smtp_sink;
 
