@@ -19,41 +19,42 @@ use pulso::sync::Clock;
 use pulso::sync::ManualClock;
 use secrecy::SecretString;
 use support::alerting::*;
-use support::chat::{FakeTelegram, RecordingOutbox, TelegramOutbox};
+use support::chat::RecordingOutbox;
 use support::proxy::proxied_pg_store;
 use support::smtp_sink::{self, SmtpSink};
 
 #[tokio::test]
 async fn team_chat_on_telegram_gets_the_alert_the_repeat_after_the_interval_and_the_resolution() {
     let s = setup().await;
-    let telegram = FakeTelegram::start().await;
-    let outbox = Arc::new(TelegramOutbox {
-        client: reqwest::Client::new(),
-        base: telegram.base.clone(),
-        token: "123:ABC".into(),
-        team_chat_id: TEAM_CHAT,
-    });
-    let alerts = s.alerts(outbox, None);
+    let (telegram, chat, _office) = telegram_team_chat().await;
+    let alerts = s.alerts(chat.outbox(), None);
 
     alerts.observe(&report(1, 20, &failures(7))).await.unwrap();
-    assert!(telegram.texts(TEAM_CHAT).is_empty(), "group wait");
+    assert!(team_texts(&telegram).is_empty(), "group wait");
     s.advance(30);
     alerts.evaluate_now().await.unwrap();
-    let sent = telegram.texts(TEAM_CHAT);
+    let sent = team_texts(&telegram);
     assert_eq!(sent.len(), 1);
     assert!(sent[0].starts_with("🚨 URGENTE: 7 agentes fallaron al sincronizar"));
     assert!(sent[0].contains("• Ana: Facebook no respondió"));
     assert!(sent[0].contains("/silenciar sync_fallos_muchos"));
+    // Sent as production sends it: Telegram HTML, outside text escaped.
+    let first = telegram
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "sendMessage" && c.chat_id == Some(chat_support::TEAM_CHAT))
+        .unwrap();
+    assert_eq!(first.parse_mode.as_deref(), Some("HTML"));
 
     // The next sync fails the same way: same alert, no new message.
     s.advance(3600);
     alerts.observe(&report(2, 20, &failures(7))).await.unwrap();
     s.advance(2 * 3600 + 59 * 60);
     alerts.evaluate_now().await.unwrap();
-    assert_eq!(telegram.texts(TEAM_CHAT).len(), 1, "no repeat before 4 h");
+    assert_eq!(team_texts(&telegram).len(), 1, "no repeat before 4 h");
     s.advance(60);
     alerts.evaluate_now().await.unwrap();
-    let sent = telegram.texts(TEAM_CHAT);
+    let sent = team_texts(&telegram);
     assert_eq!(sent.len(), 2);
     assert!(
         sent[1].starts_with("🔁 🚨 URGENTE (sigue activa, empezó hace 4 horas)"),
@@ -63,11 +64,11 @@ async fn team_chat_on_telegram_gets_the_alert_the_repeat_after_the_interval_and_
 
     // A clean sync: resolved after the resolve wait, announced once.
     alerts.observe(&report(3, 20, &[])).await.unwrap();
-    assert_eq!(telegram.texts(TEAM_CHAT).len(), 2);
+    assert_eq!(team_texts(&telegram).len(), 2);
     s.advance(5 * 60);
     alerts.evaluate_now().await.unwrap();
     alerts.evaluate_now().await.unwrap();
-    let sent = telegram.texts(TEAM_CHAT);
+    let sent = team_texts(&telegram);
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert!(
         sent[2].starts_with("✅ Resuelto: 7 agentes fallaron al sincronizar"),

@@ -29,6 +29,8 @@ pub struct Call {
     pub chat_id: Option<i64>,
     pub message_id: Option<i64>,
     pub text: Option<String>,
+    /// `parse_mode` as sent ("HTML"), for text and captions.
+    pub parse_mode: Option<String>,
     pub file_name: Option<String>,
     pub bytes: Vec<u8>,
     pub at: Instant,
@@ -295,6 +297,7 @@ async fn handle(
         chat_id: chat,
         message_id: fields.i64("message_id"),
         text: fields.str("text").or_else(|| fields.str("caption")),
+        parse_mode: fields.str("parse_mode"),
         file_name: None,
         bytes: Vec::new(),
         at: Instant::now(),
