@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_support::fake_telegram::{self, FakeTelegram as FakeTelegramApi};
-use pulso::alerts::{Alerts, Mailer, Severity};
+use pulso::alerts::{AlertSettings, Alerts, Mailer, Severity};
 use pulso::chat::TelegramChat;
+use pulso::config::Config;
 use pulso::domain::{ConnectionStatus, Role};
 use pulso::ports::AlertDesk;
 use pulso::store::{AlertState, Store};
@@ -77,6 +78,39 @@ async fn team_chat_on_telegram_gets_the_alert_the_repeat_after_the_interval_and_
     );
     assert!(s.store.open_alerts().await.unwrap().is_empty());
     assert!(alerts.active().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn alert_timings_come_from_the_configuration() {
+    let s = setup().await;
+    let env = [
+        ("PULSO__ALERTS__GROUP_WAIT_SECS", "5"),
+        ("PULSO__ALERTS__REPEAT_URGENT_MINS", "60"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let config = Config::load_from(Some(std::path::Path::new("/nonexistent/pulso.toml")), &env).unwrap();
+    let chat = Arc::new(RecordingOutbox::default());
+    let alerts = Alerts::new(
+        s.store.clone(),
+        chat.clone(),
+        None,
+        s.clock.clone(),
+        AlertSettings::from_config(&config),
+    );
+    alerts.observe(&report(1, 20, &failures(7))).await.unwrap();
+    s.advance(4);
+    alerts.evaluate_now().await.unwrap();
+    assert!(chat.team().is_empty(), "group wait of 5 s");
+    s.advance(1);
+    alerts.evaluate_now().await.unwrap();
+    assert_eq!(chat.team().len(), 1);
+    s.advance(60 * 60 - 1);
+    alerts.evaluate_now().await.unwrap();
+    assert_eq!(chat.team().len(), 1, "no repeat before the configured hour");
+    s.advance(1);
+    alerts.evaluate_now().await.unwrap();
+    assert_eq!(chat.team().len(), 2);
+    assert!(chat.team()[1].starts_with("🔁 🚨 URGENTE"), "{:?}", chat.team());
 }
 
 #[tokio::test]

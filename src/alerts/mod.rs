@@ -53,15 +53,24 @@ pub struct AlertSettings {
 
 impl AlertSettings {
     pub fn from_config(c: &Config) -> Self {
+        let a = &c.alerts;
+        let secs = |v: i64| Duration::from_secs(v.max(0) as u64);
         Self {
-            timing: Timing::default(),
+            timing: Timing {
+                group_wait: secs(a.group_wait_secs),
+                resolve_wait: secs(a.resolve_wait_secs),
+                repeat_critical: secs(a.repeat_critical_mins * 60),
+                repeat_urgent: secs(a.repeat_urgent_mins * 60),
+                repeat_warning: secs(a.repeat_warning_mins * 60),
+                email_interval: secs(a.email_interval_mins * 60),
+            },
             thresholds: Thresholds::default(),
             hourly_budget: c.facebook.hourly_budget(),
             office: c.office.name.clone(),
             tz: c.office.tz(),
-            tick: Duration::from_secs(10),
-            email_retry_after: Duration::from_secs(10 * 60),
-            db_timeout: Duration::from_secs(5),
+            tick: secs(a.tick_secs),
+            email_retry_after: secs(a.email_retry_mins * 60),
+            db_timeout: secs(a.db_timeout_secs),
         }
     }
 }

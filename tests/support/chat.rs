@@ -2,8 +2,8 @@
 //! what reaches Telegram use the real adapter against `tests/chat_support/fake_telegram.rs`.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::bail;
 use async_trait::async_trait;
