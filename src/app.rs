@@ -250,6 +250,8 @@ impl App {
             outboxes.push(telegram.outbox());
             services.health.set_adapter("telegram", true, None);
             if self.config.telegram.webhook_url.trim().is_empty() {
+                // Polling tells /salud whether each getUpdates reaches Telegram.
+                telegram.report_status(services.health.hook("telegram"));
                 tasks.spawn(async move { telegram.run_polling(crate::cli::shutdown_signal()).await });
             } else {
                 telegram.register_webhook().await?;

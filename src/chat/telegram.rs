@@ -24,7 +24,7 @@ use super::progress::{DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_console, to_telegram_html};
 use crate::config::Config;
 use crate::domain::AgentId;
-use crate::ports::{Attachment, OutMessage, Outbox};
+use crate::ports::{Attachment, OutMessage, Outbox, StatusHook};
 
 /// Telegram's limits (characters after entity parsing).
 const MAX_TEXT: usize = 4000;
@@ -42,6 +42,8 @@ struct Inner {
     webhook_url: Option<url::Url>,
     webhook_secret: Option<SecretString>,
     debounce: Duration,
+    /// Told whether polling reaches Telegram (`/salud`).
+    status: std::sync::OnceLock<StatusHook>,
 }
 
 /// A connected Telegram bot. Cheap to clone.
@@ -89,6 +91,7 @@ impl TelegramChat {
                 webhook_url,
                 webhook_secret: config.secrets.telegram_webhook_secret.clone(),
                 debounce: debounce.unwrap_or(DEFAULT_DEBOUNCE),
+                status: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -101,6 +104,11 @@ impl TelegramChat {
     /// Team chat and private messages through this bot.
     pub fn outbox(&self) -> Arc<dyn Outbox> {
         Arc::new(self.clone())
+    }
+
+    /// Reports to `status` whether polling reaches Telegram, from the next `getUpdates` on.
+    pub fn report_status(&self, status: StatusHook) {
+        let _ = self.inner.status.set(status);
     }
 
     /// Long polling (`getUpdates`) until `shutdown` completes. Every update is handled in its own
@@ -129,7 +137,15 @@ impl TelegramChat {
                 }
             }
         });
-        dispatcher.dispatch().await;
+        // As teloxide's own polling: no webhook may be set while polling.
+        self.inner.bot.delete_webhook().send().await?;
+        let listener = super::polling::listener(self.inner.bot.clone(), self.inner.status.get().cloned());
+        dispatcher
+            .dispatch_with_listener(
+                listener,
+                teloxide::error_handlers::LoggingErrorHandler::with_custom_text("Telegram: getUpdates falló"),
+            )
+            .await;
         Ok(())
     }
 

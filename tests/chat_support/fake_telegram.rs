@@ -58,6 +58,8 @@ struct State_ {
     faults: HashMap<String, VecDeque<(Option<i64>, Fault)>>,
     commands: Vec<Value>,
     webhook: Option<(String, String)>,
+    /// While set, every getUpdates is answered with an error (Telegram unreachable for polling).
+    updates_down: bool,
 }
 
 #[derive(Clone)]
@@ -185,6 +187,12 @@ impl FakeTelegram {
         id
     }
 
+    /// Makes every getUpdates fail (true) or work again (false).
+    pub fn set_updates_down(&self, down: bool) {
+        self.state.lock().unwrap().updates_down = down;
+        self.notify.notify_waiters();
+    }
+
     pub fn injected_at(&self, update: i64) -> Option<Instant> {
         self.state.lock().unwrap().injected.get(&update).copied()
     }
@@ -289,6 +297,9 @@ async fn handle(
     // Telegram's method names are case-insensitive (teloxide sends "GetMe"); record them camelCase.
     let method = canonical(&method);
     if method == "getUpdates" {
+        if fake.state.lock().unwrap().updates_down {
+            return error(502, "Bad Gateway");
+        }
         return get_updates(&fake, &fields).await;
     }
     let chat = fields.i64("chat_id");
