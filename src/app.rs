@@ -259,9 +259,18 @@ impl App {
             }
         }
         if let Some(token) = &self.config.secrets.discord_token {
-            let (outbox, gateway) = start_discord(services.core.clone(), &self.config, token.clone()).await?;
+            // Not ready until the gateway says so; then every stage change is reported.
+            services
+                .health
+                .set_adapter("discord", false, Some("conectando con el gateway de Discord".into()));
+            let (outbox, gateway) = start_discord(
+                services.core.clone(),
+                &self.config,
+                token.clone(),
+                Some(services.health.hook("discord")),
+            )
+            .await?;
             outboxes.push(outbox);
-            services.health.set_adapter("discord", true, None);
             tasks.spawn(async move { gateway.await.context("la tarea de Discord terminó")? });
         }
         Ok((outboxes, webhook))

@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ApplicationId, ChannelId, ClientBuilder, Command as SlashCommand, CommandDataOptionValue, CommandInteraction,
-    CommandOptionType, Context, CreateAttachment, CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse,
-    EventHandler, GatewayIntents, Interaction, Ready, UserId,
+    CommandOptionType, ConnectionStage, Context, CreateAttachment, CreateCommand, CreateCommandOption,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, EventHandler, GatewayIntents, Interaction, Ready, UserId,
 };
 use serenity::http::{Http, HttpBuilder, HttpError};
 
@@ -27,7 +27,7 @@ use super::progress::{DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_discord_markdown};
 use crate::config::Config;
 use crate::domain::{AgentId, Period};
-use crate::ports::{Attachment, OutMessage, Outbox};
+use crate::ports::{Attachment, OutMessage, Outbox, StatusHook};
 
 /// Characters of marker text per message: Discord allows 2,000 and escaping can double a text.
 const CHUNK: usize = 950;
@@ -390,7 +390,7 @@ impl EventHandler for Handler {
 
 /// Runs the Discord bot on the gateway until Ctrl-C.
 pub async fn run_discord(core: ChatCore, config: &Config, token: SecretString) -> anyhow::Result<()> {
-    let (_outbox, gateway) = start_discord(core, config, token).await?;
+    let (_outbox, gateway) = start_discord(core, config, token, None).await?;
     tokio::select! {
         result = gateway => result.context("la tarea del gateway de Discord falló")?,
         _ = tokio::signal::ctrl_c() => Ok(()),
@@ -403,6 +403,7 @@ pub async fn start_discord(
     core: ChatCore,
     config: &Config,
     token: SecretString,
+    status: Option<StatusHook>,
 ) -> anyhow::Result<(Arc<dyn Outbox>, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     let cell = Arc::new(OnceLock::new());
     // REST goes to `[discord] api_url`; the gateway URL comes from its `/gateway` answer.
@@ -413,6 +414,28 @@ pub async fn start_discord(
     let chat = DiscordChat::new(core, config, client.http.clone(), None);
     let outbox = chat.outbox();
     let _ = cell.set(chat);
-    let gateway = tokio::spawn(async move { client.start().await.context("el gateway de Discord se detuvo") });
+    let runners = client.shard_manager.runners.clone();
+    let gateway = tokio::spawn(async move {
+        let watch = async {
+            let Some(status) = status else {
+                return std::future::pending().await;
+            };
+            // serenity replaces a lost shard without an event: look at its runners every second.
+            loop {
+                let connected = runners
+                    .lock()
+                    .await
+                    .values()
+                    .any(|r| r.stage == ConnectionStage::Connected);
+                let detail = (!connected).then(|| "sin conexión con el gateway de Discord".to_string());
+                status(connected, detail);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        };
+        tokio::select! {
+            result = client.start() => result.context("el gateway de Discord se detuvo"),
+            () = watch => Ok(()),
+        }
+    });
     Ok((outbox, gateway))
 }
