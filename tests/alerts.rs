@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_support::fake_telegram::{self, FakeTelegram as FakeTelegramApi};
+use chat_support::fake_telegram::FakeTelegram as FakeTelegramApi;
 use pulso::alerts::{AlertSettings, Alerts, Mailer, Severity};
 use pulso::chat::TelegramChat;
 use pulso::config::Config;
@@ -18,7 +18,6 @@ use pulso::store::{AlertState, Store};
 use pulso::store::{NewAgent, hour_window};
 use pulso::sync::Clock;
 use pulso::sync::ManualClock;
-use secrecy::SecretString;
 use support::alerting::*;
 use support::chat::RecordingOutbox;
 use support::proxy::proxied_pg_store;
@@ -362,15 +361,7 @@ async fn two_replicas_on_one_database_announce_each_alert_and_its_resolution_onc
 async fn telegram_team_chat() -> (FakeTelegramApi, TelegramChat, chat_support::Office) {
     let office = chat_support::office(0, 0, 0, Duration::ZERO).await;
     let fake = FakeTelegramApi::start().await;
-    let config = chat_support::config(&fake.url, "http://127.0.0.1:9");
-    let chat = TelegramChat::connect(
-        office.core.clone(),
-        &config,
-        &SecretString::from(fake_telegram::TOKEN),
-        None,
-    )
-    .await
-    .unwrap();
+    let chat = chat_support::connect_telegram(office.core.clone(), &fake, None).await;
     (fake, chat, office)
 }
 

@@ -409,26 +409,10 @@ async fn salud_shows_telegram_down_while_polling_fails_and_up_when_it_works_agai
     let health = Health::new();
     let get = salud(&health, office.store.clone()).await;
     let fake = FakeTelegram::start().await;
-    let config = config(&fake.url, "http://127.0.0.1:9");
-    let chat = TelegramChat::connect(
-        office.core.clone(),
-        &config,
-        &SecretString::from(fake_telegram::TOKEN),
-        None,
-    )
-    .await
-    .unwrap();
+    let chat = connect_telegram(office.core.clone(), &fake, None).await;
     chat.report_status(health.hook("telegram"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let polling = tokio::spawn({
-        let chat = chat.clone();
-        async move {
-            chat.run_polling(async {
-                let _ = stopped.await;
-            })
-            .await
-        }
-    });
+    let bot = TelegramBot::polling(fake, chat);
+    let fake = bot.fake.clone();
     let telegram = |v: &serde_json::Value| v["adapters"]["telegram"].clone();
     wait_salud(&get, "telegram connected", |v| {
         telegram(v)["connected"] == true && v["ready"] == true
@@ -448,10 +432,5 @@ async fn salud_shows_telegram_down_while_polling_fails_and_up_when_it_works_agai
         telegram(v)["connected"] == true && v["ready"] == true
     })
     .await;
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(15), polling)
-        .await
-        .expect("polling stops")
-        .unwrap()
-        .unwrap();
+    bot.stop().await;
 }
