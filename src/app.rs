@@ -304,6 +304,8 @@ impl App {
             outboxes.push(telegram.outbox());
             services.health.set_adapter("telegram", true, None);
             if self.config.telegram.webhook_url.trim().is_empty() {
+                // Polling tells /salud whether each getUpdates reaches Telegram.
+                telegram.report_status(services.health.hook("telegram"));
                 tasks.spawn(async move { telegram.run_polling(shutdown_signal()).await });
             } else {
                 telegram.register_webhook().await?;
@@ -311,9 +313,18 @@ impl App {
             }
         }
         if let Some(token) = &self.config.secrets.discord_token {
-            let (outbox, gateway) = start_discord(services.core.clone(), &self.config, token.clone()).await?;
+            // Not ready until the gateway says so; then every stage change is reported.
+            services
+                .health
+                .set_adapter("discord", false, Some("conectando con el gateway de Discord".into()));
+            let (outbox, gateway) = start_discord(
+                services.core.clone(),
+                &self.config,
+                token.clone(),
+                Some(services.health.hook("discord")),
+            )
+            .await?;
             outboxes.push(outbox);
-            services.health.set_adapter("discord", true, None);
             tasks.spawn(async move { gateway.await.context("la tarea de Discord terminó")? });
         }
         Ok((outboxes, webhook))

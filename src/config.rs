@@ -49,6 +49,7 @@ pub struct Config {
     pub discord: Discord,
     pub email: Email,
     pub http: Http,
+    pub alerts: Alerts,
     pub log: Log,
     #[serde(skip)]
     pub secrets: Secrets,
@@ -122,6 +123,20 @@ pub struct Sync {
     pub page_limit_default_mins: i64,
     pub page_limit_max_wait_mins: i64,
     pub shutdown_grace_secs: i64,
+}
+
+/// Alert timings (`[alerts]`): Alertmanager's group wait, resolve wait and repeat intervals.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Alerts {
+    pub group_wait_secs: i64,
+    pub resolve_wait_secs: i64,
+    pub repeat_critical_mins: i64,
+    pub repeat_urgent_mins: i64,
+    pub repeat_warning_mins: i64,
+    pub email_interval_mins: i64,
+    pub email_retry_mins: i64,
+    pub tick_secs: i64,
+    pub db_timeout_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -334,6 +349,13 @@ impl Config {
             ("sync.backfill_days", self.sync.backfill_days),
             ("sync.post_refresh_days", self.sync.post_refresh_days),
             ("sync.lease_secs", self.sync.lease_secs),
+            ("alerts.repeat_critical_mins", self.alerts.repeat_critical_mins),
+            ("alerts.repeat_urgent_mins", self.alerts.repeat_urgent_mins),
+            ("alerts.repeat_warning_mins", self.alerts.repeat_warning_mins),
+            ("alerts.email_interval_mins", self.alerts.email_interval_mins),
+            ("alerts.email_retry_mins", self.alerts.email_retry_mins),
+            ("alerts.tick_secs", self.alerts.tick_secs),
+            ("alerts.db_timeout_secs", self.alerts.db_timeout_secs),
         ];
         for (key, value) in positive {
             if value < 1 {
@@ -350,6 +372,8 @@ impl Config {
             ("sync.page_limit_default_mins", self.sync.page_limit_default_mins),
             ("sync.page_limit_max_wait_mins", self.sync.page_limit_max_wait_mins),
             ("sync.shutdown_grace_secs", self.sync.shutdown_grace_secs),
+            ("alerts.group_wait_secs", self.alerts.group_wait_secs),
+            ("alerts.resolve_wait_secs", self.alerts.resolve_wait_secs),
         ];
         for (key, value) in non_negative {
             if value < 0 {
@@ -609,6 +633,25 @@ mod tests {
         assert!(err.contains("sync.batch_size"), "{err}");
         let err = load(&[("PULSO__DATABASE__URL", "mysql://x")]).unwrap_err().to_string();
         assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn alert_timings_are_documented_settings() {
+        let c = load(&[]).unwrap();
+        assert_eq!((c.alerts.group_wait_secs, c.alerts.repeat_warning_mins), (30, 1440));
+        let c = load(&[("PULSO__ALERTS__GROUP_WAIT_SECS", "5")]).unwrap();
+        assert_eq!(c.alerts.group_wait_secs, 5);
+        let err = load(&[("PULSO__ALERTS__REPEAT_CRITICAL_MINS", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("alerts.repeat_critical_mins") && err.contains("PULSO__ALERTS__REPEAT_CRITICAL_MINS"),
+            "{err}"
+        );
+        let err = load(&[("PULSO__ALERTS__GROUP_WAIT_SECS", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("alerts.group_wait_secs"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::AgentId;
 
+/// Where a chat adapter reports whether it is connected, and why not (Spanish, no secrets): the
+/// `/salud` registry in production.
+pub type StatusHook = std::sync::Arc<dyn Fn(bool, Option<String>) + Send + Sync>;
+
 /// A file sent with a message (PNG chart or CSV export), built in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attachment {

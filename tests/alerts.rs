@@ -2,49 +2,59 @@
 //! on a fake Telegram server or a recorder. Time is a manual clock, so group waits and repeat
 //! intervals are exercised without sleeping.
 
+mod chat_support;
 mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_support::fake_telegram::FakeTelegram as FakeTelegramApi;
+use pulso::alerts::{AlertSettings, Alerts, Mailer, Severity};
+use pulso::chat::TelegramChat;
+use pulso::config::Config;
 use pulso::domain::{ConnectionStatus, Role};
 use pulso::ports::AlertDesk;
+use pulso::store::{AlertState, Store};
 use pulso::store::{NewAgent, hour_window};
 use pulso::sync::Clock;
+use pulso::sync::ManualClock;
 use support::alerting::*;
-use support::chat::{FakeTelegram, RecordingOutbox, TelegramOutbox};
+use support::chat::RecordingOutbox;
+use support::proxy::proxied_pg_store;
+use support::smtp_sink::{self, SmtpSink};
 
 #[tokio::test]
 async fn team_chat_on_telegram_gets_the_alert_the_repeat_after_the_interval_and_the_resolution() {
     let s = setup().await;
-    let telegram = FakeTelegram::start().await;
-    let outbox = Arc::new(TelegramOutbox {
-        client: reqwest::Client::new(),
-        base: telegram.base.clone(),
-        token: "123:ABC".into(),
-        team_chat_id: TEAM_CHAT,
-    });
-    let alerts = s.alerts(outbox, None);
+    let (telegram, chat, _office) = telegram_team_chat().await;
+    let alerts = s.alerts(chat.outbox(), None);
 
     alerts.observe(&report(1, 20, &failures(7))).await.unwrap();
-    assert!(telegram.texts(TEAM_CHAT).is_empty(), "group wait");
+    assert!(team_texts(&telegram).is_empty(), "group wait");
     s.advance(30);
     alerts.evaluate_now().await.unwrap();
-    let sent = telegram.texts(TEAM_CHAT);
+    let sent = team_texts(&telegram);
     assert_eq!(sent.len(), 1);
     assert!(sent[0].starts_with("🚨 URGENTE: 7 agentes fallaron al sincronizar"));
     assert!(sent[0].contains("• Ana: Facebook no respondió"));
     assert!(sent[0].contains("/silenciar sync_fallos_muchos"));
+    // Sent as production sends it: Telegram HTML, outside text escaped.
+    let first = telegram
+        .calls()
+        .into_iter()
+        .find(|c| c.method == "sendMessage" && c.chat_id == Some(chat_support::TEAM_CHAT))
+        .unwrap();
+    assert_eq!(first.parse_mode.as_deref(), Some("HTML"));
 
     // The next sync fails the same way: same alert, no new message.
     s.advance(3600);
     alerts.observe(&report(2, 20, &failures(7))).await.unwrap();
     s.advance(2 * 3600 + 59 * 60);
     alerts.evaluate_now().await.unwrap();
-    assert_eq!(telegram.texts(TEAM_CHAT).len(), 1, "no repeat before 4 h");
+    assert_eq!(team_texts(&telegram).len(), 1, "no repeat before 4 h");
     s.advance(60);
     alerts.evaluate_now().await.unwrap();
-    let sent = telegram.texts(TEAM_CHAT);
+    let sent = team_texts(&telegram);
     assert_eq!(sent.len(), 2);
     assert!(
         sent[1].starts_with("🔁 🚨 URGENTE (sigue activa, empezó hace 4 horas)"),
@@ -54,11 +64,11 @@ async fn team_chat_on_telegram_gets_the_alert_the_repeat_after_the_interval_and_
 
     // A clean sync: resolved after the resolve wait, announced once.
     alerts.observe(&report(3, 20, &[])).await.unwrap();
-    assert_eq!(telegram.texts(TEAM_CHAT).len(), 2);
+    assert_eq!(team_texts(&telegram).len(), 2);
     s.advance(5 * 60);
     alerts.evaluate_now().await.unwrap();
     alerts.evaluate_now().await.unwrap();
-    let sent = telegram.texts(TEAM_CHAT);
+    let sent = team_texts(&telegram);
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert!(
         sent[2].starts_with("✅ Resuelto: 7 agentes fallaron al sincronizar"),
@@ -67,6 +77,39 @@ async fn team_chat_on_telegram_gets_the_alert_the_repeat_after_the_interval_and_
     );
     assert!(s.store.open_alerts().await.unwrap().is_empty());
     assert!(alerts.active().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn alert_timings_come_from_the_configuration() {
+    let s = setup().await;
+    let env = [
+        ("PULSO__ALERTS__GROUP_WAIT_SECS", "5"),
+        ("PULSO__ALERTS__REPEAT_URGENT_MINS", "60"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let config = Config::load_from(Some(std::path::Path::new("/nonexistent/pulso.toml")), &env).unwrap();
+    let chat = Arc::new(RecordingOutbox::default());
+    let alerts = Alerts::new(
+        s.store.clone(),
+        chat.clone(),
+        None,
+        s.clock.clone(),
+        AlertSettings::from_config(&config),
+    );
+    alerts.observe(&report(1, 20, &failures(7))).await.unwrap();
+    s.advance(4);
+    alerts.evaluate_now().await.unwrap();
+    assert!(chat.team().is_empty(), "group wait of 5 s");
+    s.advance(1);
+    alerts.evaluate_now().await.unwrap();
+    assert_eq!(chat.team().len(), 1);
+    s.advance(60 * 60 - 1);
+    alerts.evaluate_now().await.unwrap();
+    assert_eq!(chat.team().len(), 1, "no repeat before the configured hour");
+    s.advance(1);
+    alerts.evaluate_now().await.unwrap();
+    assert_eq!(chat.team().len(), 2);
+    assert!(chat.team()[1].starts_with("🔁 🚨 URGENTE"), "{:?}", chat.team());
 }
 
 #[tokio::test]
@@ -311,4 +354,106 @@ async fn two_replicas_on_one_database_announce_each_alert_and_its_resolution_onc
     let resolved: Vec<_> = sent.iter().filter(|t| t.starts_with("✅ Resuelto")).collect();
     assert_eq!(resolved.len(), 1, "{sent:?}");
     assert!(s.store.open_alerts().await.unwrap().is_empty());
+}
+
+/// The real Telegram adapter, as production wires it, connected to a fake Bot API; its team chat
+/// is [`chat_support::TEAM_CHAT`].
+async fn telegram_team_chat() -> (FakeTelegramApi, TelegramChat, chat_support::Office) {
+    let office = chat_support::office(0, 0, 0, Duration::ZERO).await;
+    let fake = FakeTelegramApi::start().await;
+    let chat = chat_support::connect_telegram(office.core.clone(), &fake, None).await;
+    (fake, chat, office)
+}
+
+/// Texts the fake Bot API accepted for the team chat.
+fn team_texts(fake: &FakeTelegramApi) -> Vec<String> {
+    fake.calls()
+        .into_iter()
+        .filter(|c| c.method == "sendMessage" && c.chat_id == Some(chat_support::TEAM_CHAT) && !c.failed)
+        .filter_map(|c| c.text)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_database_is_announced_by_chat_and_email_and_recorded_when_it_returns() {
+    let Some((mut proxy, store)) = proxied_pg_store().await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (telegram, chat, _office) = telegram_team_chat().await;
+    let sink = SmtpSink::start().await;
+    let clock = Arc::new(ManualClock::starting_at(start()));
+    let mut settings = settings();
+    settings.db_timeout = Duration::from_secs(3);
+    let alerts = Alerts::new(
+        store.clone(),
+        chat.outbox(),
+        Some(Mailer::new(&mail_settings(sink.addr.port())).unwrap()),
+        clock.clone(),
+        settings,
+    );
+    assert!(alerts.watch_database().await);
+
+    proxy.stop().await;
+    assert!(!alerts.watch_database().await);
+    assert!(team_texts(&telegram).is_empty(), "group wait");
+    clock.advance(Duration::from_secs(30));
+    assert!(!alerts.watch_database().await);
+    let sent = team_texts(&telegram);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0].starts_with("🔴 CRÍTICO: no hay conexión con la base de datos"),
+        "{}",
+        sent[0]
+    );
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1);
+    let text = smtp_sink::parts(&mails[0].data)
+        .into_iter()
+        .find(|(kind, _)| kind.starts_with("text/plain"))
+        .unwrap()
+        .1;
+    assert!(text.contains("CRÍTICO: No hay conexión con la base de datos"), "{text}");
+    assert!(!text.contains("/silenciar"), "it cannot be silenced: {text}");
+
+    // Still down a little later: no second message before the repeat interval.
+    clock.advance(Duration::from_secs(20));
+    assert!(!alerts.watch_database().await);
+    assert_eq!(team_texts(&telegram).len(), 1);
+    assert_eq!(sink.messages().len(), 1);
+
+    proxy.restart().await;
+    clock.advance(Duration::from_secs(60));
+    let mut back = false;
+    for _ in 0..50 {
+        if alerts.watch_database().await {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(back, "the database did not come back");
+    let sent = team_texts(&telegram);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1].starts_with("✅ Resuelto: no hay conexión con la base de datos (duró 2 min)"),
+        "{}",
+        sent[1]
+    );
+    let recorded = store.recent_alerts(10).await.unwrap();
+    let outage = recorded
+        .iter()
+        .find(|a| a.rule == "base_datos_caida")
+        .expect("the outage is recorded once the database is back");
+    assert_eq!(outage.severity, Severity::Critical);
+    assert_eq!(outage.starts_at, start());
+    assert_eq!(outage.state, AlertState::Resolved);
+    assert_eq!((outage.chat_count, outage.email_count), (1, 1));
+    assert!(outage.resolved_sent_at.is_some());
+    assert!(store.open_alerts().await.unwrap().is_empty());
+
+    // Nothing more to say once it is back.
+    clock.advance(Duration::from_secs(3600));
+    assert!(alerts.watch_database().await);
+    assert_eq!(team_texts(&telegram).len(), 2);
 }

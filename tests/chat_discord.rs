@@ -201,10 +201,14 @@ async fn interactions_arrive_through_the_real_gateway_and_are_answered() {
     let office = office(3, 30, 2, Duration::ZERO).await;
     let fake = FakeDiscord::start().await;
     let config = config("http://127.0.0.1:9", &fake.url);
-    let (outbox, gateway) =
-        pulso::chat::discord::start_discord(office.core.clone(), &config, SecretString::from(fake_discord::TOKEN))
-            .await
-            .unwrap();
+    let (outbox, gateway) = pulso::chat::discord::start_discord(
+        office.core.clone(),
+        &config,
+        SecretString::from(fake_discord::TOKEN),
+        None,
+    )
+    .await
+    .unwrap();
     fake.wait_for(Duration::from_secs(30), "commands registered after Ready", |calls| {
         calls.iter().any(|c| c.method == "PUT" && c.path.ends_with("commands"))
     })
@@ -432,4 +436,44 @@ async fn a_sync_paused_past_the_interaction_lifetime_reports_in_the_channel() {
 
 fn interaction_use() -> chrono::Duration {
     chrono::Duration::from_std(pulso::chat::discord::INTERACTION_USE).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salud_shows_discord_down_while_the_gateway_is_closed_and_up_when_it_is_back() {
+    let office = office(1, 1, 0, Duration::ZERO).await;
+    let health = pulso::http::Health::new();
+    let fake = FakeDiscord::start().await;
+    let config = config("http://127.0.0.1:9", &fake.url);
+    let (_outbox, gateway) = pulso::chat::discord::start_discord(
+        office.core.clone(),
+        &config,
+        SecretString::from(fake_discord::TOKEN),
+        Some(health.hook("discord")),
+    )
+    .await
+    .unwrap();
+    let discord = |health: &pulso::http::Health| health.adapters().get("discord").cloned();
+    let wait = |what: &'static str, want: bool| {
+        let health = health.clone();
+        async move {
+            for _ in 0..600 {
+                if discord(&health).is_some_and(|a| a.connected == want) {
+                    return discord(&health).unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("timed out waiting for {what}: {:?}", discord(&health));
+        }
+    };
+    wait("discord connected", true).await;
+
+    fake.set_gateway_down(true);
+    let down = wait("discord disconnected", false).await;
+    let detail = down.detail.unwrap_or_default();
+    assert!(detail.contains("gateway de Discord"), "{detail}");
+    assert!(!detail.contains(fake_discord::TOKEN), "{detail}");
+
+    fake.set_gateway_down(false);
+    wait("discord connected again", true).await;
+    gateway.abort();
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chat_support::fake_telegram::{self, FakeTelegram, Fault};
 use chat_support::*;
 use pulso::chat::{FanOutOutbox, TelegramChat};
+use pulso::http::{Health, HttpState};
 use pulso::ports::{OutMessage, Outbox};
 use secrecy::SecretString;
 
@@ -319,4 +320,67 @@ async fn the_webhook_checks_telegrams_secret_header() {
     assert_eq!(card.chat_id, Some(2000));
     assert!(card.text.as_deref().unwrap().contains("Ana García"));
     assert_eq!(calls.iter().filter(|c| c.method == "sendMessage").count(), 1);
+}
+
+/// /salud as production serves it, on the health registry the adapters report to.
+async fn salud(health: &Health, store: Arc<dyn pulso::store::Store>) -> impl Fn() -> BoxedSalud {
+    let clock = Arc::new(pulso::sync::ManualClock::starting_at(now()));
+    let state = HttpState::new(store, clock, health.clone(), 200);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/salud", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, pulso::http::router(state)).await.unwrap() });
+    move || {
+        let url = url.clone();
+        Box::pin(async move {
+            let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+            serde_json::from_str(&body).unwrap()
+        })
+    }
+}
+
+type BoxedSalud = std::pin::Pin<Box<dyn std::future::Future<Output = serde_json::Value> + Send>>;
+
+/// Polls /salud until `pred` holds (the adapter reports asynchronously), or panics.
+async fn wait_salud(get: &impl Fn() -> BoxedSalud, what: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..300 {
+        last = get().await;
+        if pred(&last) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}: {last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salud_shows_telegram_down_while_polling_fails_and_up_when_it_works_again() {
+    let office = office(1, 1, 0, Duration::ZERO).await;
+    let health = Health::new();
+    let get = salud(&health, office.store.clone()).await;
+    let fake = FakeTelegram::start().await;
+    let chat = connect_telegram(office.core.clone(), &fake, None).await;
+    chat.report_status(health.hook("telegram"));
+    let bot = TelegramBot::polling(fake, chat);
+    let fake = bot.fake.clone();
+    let telegram = |v: &serde_json::Value| v["adapters"]["telegram"].clone();
+    wait_salud(&get, "telegram connected", |v| {
+        telegram(v)["connected"] == true && v["ready"] == true
+    })
+    .await;
+
+    fake.set_updates_down(true);
+    wait_salud(&get, "telegram disconnected", |v| telegram(v)["connected"] == false).await;
+    let v = get().await;
+    assert_eq!(v["ready"], false, "{v}");
+    let detail = telegram(&v)["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("getUpdates"), "{detail}");
+    assert!(!detail.contains(fake_telegram::TOKEN), "{detail}");
+
+    fake.set_updates_down(false);
+    wait_salud(&get, "telegram connected again", |v| {
+        telegram(v)["connected"] == true && v["ready"] == true
+    })
+    .await;
+    bot.stop().await;
 }

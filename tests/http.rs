@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -13,15 +13,15 @@ use pulso::alerts::{AlertSettings, Alerts, Thresholds, Timing};
 use pulso::chat::{Caller, ChatCore, ChatKind, Platform};
 use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::http::{self, Health, HttpState};
-use pulso::store::{PgStore, Store};
+use pulso::store::Store;
 use pulso::sync::{Clock, ManualClock, SourceError, SyncEngine, SyncEvent, SyncSettings};
 use secrecy::SecretString;
 use serde_json::Value;
 use support::chat::RecordingOutbox;
 use support::prom::{self, value};
+use support::proxy::proxied_pg_store;
 use support::scripted::ScriptedSource;
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 14, 10, 0).unwrap()
@@ -121,6 +121,7 @@ async fn metrics_parse_as_prometheus_text_and_move_when_a_sync_runs() {
             tz: "America/Mexico_City".parse().unwrap(),
             tick: Duration::from_secs(3600),
             email_retry_after: Duration::from_secs(600),
+            db_timeout: Duration::from_secs(5),
         },
     );
     tokio::spawn(alerts.run(engine.subscribe()));
@@ -228,79 +229,6 @@ async fn salud_is_ready_with_the_database_and_every_connected_adapter() {
 
     health.set_adapter("discord", true, None);
     assert_eq!(get(&format!("{base}/salud")).await.0, 200);
-}
-
-/// A TCP proxy on 127.0.0.1 that can be stopped (dropping every connection) and started again on
-/// the same port.
-struct Proxy {
-    port: u16,
-    target: String,
-    accept: Option<JoinHandle<()>>,
-    conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Proxy {
-    async fn start(target: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut proxy = Proxy {
-            port: listener.local_addr().unwrap().port(),
-            target,
-            accept: None,
-            conns: Arc::default(),
-        };
-        proxy.run(listener);
-        proxy
-    }
-
-    fn run(&mut self, listener: TcpListener) {
-        let (target, conns) = (self.target.clone(), self.conns.clone());
-        self.accept = Some(tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let target = target.clone();
-                let conn = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                conns.lock().unwrap().push(conn);
-            }
-        }));
-    }
-
-    async fn stop(&mut self) {
-        if let Some(accept) = self.accept.take() {
-            accept.abort();
-            let _ = accept.await;
-        }
-        let conns: Vec<_> = self.conns.lock().unwrap().drain(..).collect();
-        for c in conns {
-            c.abort();
-            let _ = c.await;
-        }
-    }
-
-    async fn restart(&mut self) {
-        for _ in 0..100 {
-            if let Ok(listener) = TcpListener::bind(("127.0.0.1", self.port)).await {
-                self.run(listener);
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("could not bind the proxy port again");
-    }
-}
-
-/// A fresh, migrated PostgreSQL database reached through a [`Proxy`] the test can stop.
-async fn proxied_pg_store() -> Option<(Proxy, PgStore)> {
-    let url = support::fresh_pg_database().await?;
-    let mut direct = url::Url::parse(&url).unwrap();
-    let target = format!("{}:{}", direct.host_str().unwrap(), direct.port().unwrap_or(5432));
-    let proxy = Proxy::start(target).await;
-    direct.set_port(Some(proxy.port)).unwrap();
-    let store = PgStore::connect(direct.as_str(), 3).await.unwrap();
-    store.migrate().await.unwrap();
-    Some((proxy, store))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,13 +4,24 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::rules::Severity;
+use super::rules::{Rule, Severity};
 use crate::domain::hace;
 use crate::store::AlertRecord;
 use crate::sync::countdown;
 
 /// The team-chat message for a first notification or a repeat.
 pub fn chat_firing(a: &AlertRecord, repeat: bool, now: DateTime<Utc>) -> String {
+    let mut text = headline(a, repeat, now);
+    text.push_str(&format!("\nPara silenciarla: /silenciar {} 2h", a.rule));
+    text
+}
+
+/// The database outage (kept in memory, so it cannot be silenced from the chat).
+pub fn database_down(a: &AlertRecord, repeat: bool, now: DateTime<Utc>) -> String {
+    headline(a, repeat, now)
+}
+
+fn headline(a: &AlertRecord, repeat: bool, now: DateTime<Utc>) -> String {
     let mut text = if repeat {
         format!(
             "🔁 {} {} (sigue activa, empezó {}): {}",
@@ -26,7 +37,6 @@ pub fn chat_firing(a: &AlertRecord, repeat: bool, now: DateTime<Utc>) -> String 
         text.push('\n');
         text.push_str(&a.details);
     }
-    text.push_str(&format!("\nPara silenciarla: /silenciar {} 2h", a.rule));
     text
 }
 
@@ -64,10 +74,10 @@ pub fn email(a: &AlertRecord, office: &str, tz: Tz, now: DateTime<Utc>) -> Email
         a.rule
     );
     text.push_str(&a.details);
-    text.push_str(&format!(
-        "\n\nPara silenciarla desde el chat: /silenciar {} 2h\n-- \npulso\n",
-        a.rule
-    ));
+    if silenceable(a) {
+        text.push_str(&format!("\n\nPara silenciarla desde el chat: /silenciar {} 2h", a.rule));
+    }
+    text.push_str("\n-- \npulso\n");
 
     let colour = match a.severity {
         Severity::Critical => "#b00020",
@@ -94,16 +104,28 @@ pub fn email(a: &AlertRecord, office: &str, tz: Tz, now: DateTime<Utc>) -> Email
          <body style=\"font-family: sans-serif\">\n\
          <h2 style=\"color: {colour}\">{headline}: {summary}</h2>\n\
          <p>Oficina: {office}<br>Activa desde: {since} ({ago})<br>Alerta: <code>{rule}</code></p>\n\
-         {list}{paragraphs}\
-         <p>Para silenciarla desde el chat: <code>/silenciar {rule} 2h</code></p>\n</body></html>\n",
+         {list}{paragraphs}{silence}</body></html>\n",
         title = escape_html(&subject),
         headline = a.severity.headline(),
         summary = escape_html(&capitalise(&a.summary)),
         office = escape_html(office),
         ago = hace(a.starts_at, now),
         rule = escape_html(&a.rule),
+        silence = if silenceable(a) {
+            format!(
+                "<p>Para silenciarla desde el chat: <code>/silenciar {} 2h</code></p>\n",
+                escape_html(&a.rule)
+            )
+        } else {
+            String::new()
+        },
     );
     EmailContent { subject, text, html }
+}
+
+/// Alerts kept in the database can be silenced; the database outage cannot.
+fn silenceable(a: &AlertRecord) -> bool {
+    Rule::parse(&a.rule).is_some()
 }
 
 fn capitalise(s: &str) -> String {

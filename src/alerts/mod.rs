@@ -8,6 +8,7 @@
 
 pub mod email;
 pub mod messages;
+mod outage;
 pub mod policy;
 pub mod rules;
 
@@ -46,18 +47,30 @@ pub struct AlertSettings {
     pub tick: Duration,
     /// After an e-mail failed every attempt, wait this long before trying that alert's e-mail again.
     pub email_retry_after: Duration,
+    /// How long a database ping may take before the database counts as unreachable.
+    pub db_timeout: Duration,
 }
 
 impl AlertSettings {
     pub fn from_config(c: &Config) -> Self {
+        let a = &c.alerts;
+        let secs = |v: i64| Duration::from_secs(v.max(0) as u64);
         Self {
-            timing: Timing::default(),
+            timing: Timing {
+                group_wait: secs(a.group_wait_secs),
+                resolve_wait: secs(a.resolve_wait_secs),
+                repeat_critical: secs(a.repeat_critical_mins * 60),
+                repeat_urgent: secs(a.repeat_urgent_mins * 60),
+                repeat_warning: secs(a.repeat_warning_mins * 60),
+                email_interval: secs(a.email_interval_mins * 60),
+            },
             thresholds: Thresholds::default(),
             hourly_budget: c.facebook.hourly_budget(),
             office: c.office.name.clone(),
             tz: c.office.tz(),
-            tick: Duration::from_secs(10),
-            email_retry_after: Duration::from_secs(10 * 60),
+            tick: secs(a.tick_secs),
+            email_retry_after: secs(a.email_retry_mins * 60),
+            db_timeout: secs(a.db_timeout_secs),
         }
     }
 }
@@ -80,6 +93,8 @@ struct Inner {
     email_tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Makes the `/conectar` link the `token_vence` reminder carries as a button.
     links: OnceLock<Arc<dyn ConnectLinks>>,
+    /// The database outage being announced (it cannot be kept in the database).
+    outage: tokio::sync::Mutex<Option<outage::Outage>>,
 }
 
 /// The alerting service. Cheap to clone.
@@ -108,6 +123,7 @@ impl Alerts {
                 emails: Mutex::new(HashMap::new()),
                 email_tasks: Mutex::new(Vec::new()),
                 links: OnceLock::new(),
+                outage: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -139,7 +155,8 @@ impl Alerts {
 
     /// Reacts to the sync engine until it closes: counts metrics, evaluates after every finished
     /// job and every pause for the budget, and every `tick` re-evaluates the budget and agent rules
-    /// and delivers what became due (group wait, repeats, resolutions, expired silences).
+    /// and delivers what became due (group wait, repeats, resolutions, expired silences). Each tick
+    /// first pings the database: while it is down, only the outage alert is sent.
     pub async fn run(self, mut events: broadcast::Receiver<SyncEvent>) {
         let mut tick = tokio::time::interval(self.inner.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -153,7 +170,10 @@ impl Alerts {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = tick.tick() => self.evaluate_now().await,
+                _ = tick.tick() => match self.watch_database().await {
+                    true => self.evaluate_now().await,
+                    false => Ok(()),
+                },
             };
             if let Err(e) = result {
                 tracing::error!(error = format!("{e:#}"), "no se pudieron evaluar las alertas");

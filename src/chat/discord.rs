@@ -24,8 +24,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use serenity::all::{
     ApplicationId, ChannelId, ClientBuilder, CommandDataOptionValue, CommandInteraction, CommandOptionType,
-    ComponentInteraction, Context, CreateAttachment, CreateCommand, CreateCommandOption, EventHandler, GatewayIntents,
-    Interaction, InteractionId, Member, MessageId, Ready, User,
+    ComponentInteraction, ConnectionStage, Context, CreateAttachment, CreateCommand, CreateCommandOption, EventHandler,
+    GatewayIntents, Interaction, InteractionId, Member, MessageId, Ready, User,
 };
 use serenity::http::{Http, HttpBuilder, LightMethod, Route};
 use tokio::sync::Mutex;
@@ -37,7 +37,7 @@ use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, fo
 use super::text::{split_chunks, to_discord_markdown};
 use crate::config::Config;
 use crate::domain::{AgentId, Period};
-use crate::ports::{Attachment, Button, OutMessage, Outbox};
+use crate::ports::{Attachment, Button, OutMessage, Outbox, StatusHook};
 
 /// Characters of marker text per message: Discord allows 2,000 and escaping can double a text.
 const CHUNK: usize = 950;
@@ -549,6 +549,7 @@ pub async fn start_discord(
     core: ChatCore,
     config: &Config,
     token: SecretString,
+    status: Option<StatusHook>,
 ) -> anyhow::Result<(Arc<dyn Outbox>, tokio::task::JoinHandle<anyhow::Result<()>>)> {
     let cell = Arc::new(OnceLock::new());
     let rest = DiscordRest::new(&config.discord.api_url, &token, None, core.inner.clock.clone());
@@ -560,7 +561,29 @@ pub async fn start_discord(
     let chat = DiscordChat::new(core, config, rest, None);
     let outbox = chat.outbox();
     let _ = cell.set(chat);
-    let gateway = tokio::spawn(async move { client.start().await.context("el gateway de Discord se detuvo") });
+    let runners = client.shard_manager.runners.clone();
+    let gateway = tokio::spawn(async move {
+        let watch = async {
+            let Some(status) = status else {
+                return std::future::pending().await;
+            };
+            // serenity replaces a lost shard without an event: look at its runners every second.
+            loop {
+                let connected = runners
+                    .lock()
+                    .await
+                    .values()
+                    .any(|r| r.stage == ConnectionStage::Connected);
+                let detail = (!connected).then(|| "sin conexión con el gateway de Discord".to_string());
+                status(connected, detail);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        };
+        tokio::select! {
+            result = client.start() => result.context("el gateway de Discord se detuvo"),
+            () = watch => Ok(()),
+        }
+    });
     Ok((outbox, gateway))
 }
 

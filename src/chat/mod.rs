@@ -30,6 +30,7 @@ mod handlers_admin;
 pub mod outbox;
 mod parse;
 pub mod permissions;
+mod polling;
 pub mod progress;
 pub mod replies;
 pub mod telegram;

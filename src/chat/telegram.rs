@@ -27,7 +27,7 @@ use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, fo
 use super::text::{split_chunks, to_console, to_telegram_html};
 use crate::config::Config;
 use crate::domain::AgentId;
-use crate::ports::{Attachment, Button, OutMessage, Outbox};
+use crate::ports::{Attachment, Button, OutMessage, Outbox, StatusHook};
 
 /// Telegram's limits (characters after entity parsing).
 const MAX_TEXT: usize = 4000;
@@ -45,6 +45,8 @@ struct Inner {
     webhook_url: Option<url::Url>,
     webhook_secret: Option<SecretString>,
     debounce: Duration,
+    /// Told whether polling reaches Telegram (`/salud`).
+    status: std::sync::OnceLock<StatusHook>,
 }
 
 /// A connected Telegram bot. Cheap to clone.
@@ -92,6 +94,7 @@ impl TelegramChat {
                 webhook_url,
                 webhook_secret: config.secrets.telegram_webhook_secret.clone(),
                 debounce: debounce.unwrap_or(DEFAULT_DEBOUNCE),
+                status: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -104,6 +107,11 @@ impl TelegramChat {
     /// Team chat and private messages through this bot.
     pub fn outbox(&self) -> Arc<dyn Outbox> {
         Arc::new(self.clone())
+    }
+
+    /// Reports to `status` whether polling reaches Telegram, from the next `getUpdates` on.
+    pub fn report_status(&self, status: StatusHook) {
+        let _ = self.inner.status.set(status);
     }
 
     /// Long polling (`getUpdates`) until `shutdown` completes. Every update is handled in its own
@@ -141,7 +149,15 @@ impl TelegramChat {
                 }
             }
         });
-        dispatcher.dispatch().await;
+        // As teloxide's own polling: no webhook may be set while polling.
+        self.inner.bot.delete_webhook().send().await?;
+        let listener = super::polling::listener(self.inner.bot.clone(), self.inner.status.get().cloned());
+        dispatcher
+            .dispatch_with_listener(
+                listener,
+                teloxide::error_handlers::LoggingErrorHandler::with_custom_text("Telegram: getUpdates falló"),
+            )
+            .await;
         Ok(())
     }
 

@@ -46,6 +46,12 @@ impl Health {
         );
     }
 
+    /// What an adapter calls to report its state under `name`.
+    pub fn hook(&self, name: &str) -> crate::ports::StatusHook {
+        let (health, name) = (self.clone(), name.to_string());
+        Arc::new(move |connected, detail| health.set_adapter(&name, connected, detail))
+    }
+
     pub fn remove_adapter(&self, name: &str) {
         self.adapters.write().expect("health lock").remove(name);
     }

@@ -99,6 +99,8 @@ pub struct FakeDiscord {
     dispatch: tokio::sync::broadcast::Sender<Value>,
     /// Identify payloads received, in order.
     identified: Arc<Mutex<Vec<Value>>>,
+    /// While true, the gateway drops every session and refuses new ones (Discord unreachable).
+    gateway_down: tokio::sync::watch::Sender<bool>,
 }
 
 fn message(id: u64, channel: &str, content: &str, files: &[(String, Vec<u8>)]) -> Value {
@@ -141,6 +143,7 @@ impl FakeDiscord {
             gateway_url,
             dispatch: tokio::sync::broadcast::channel(64).0,
             identified: Arc::default(),
+            gateway_down: tokio::sync::watch::channel(false).0,
         };
         let app = Router::new()
             .route("/api/v10/{*rest}", any(handle))
@@ -149,10 +152,19 @@ impl FakeDiscord {
         let gateway = fake.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = ws_listener.accept().await {
+                if *gateway.gateway_down.borrow() {
+                    drop(stream);
+                    continue;
+                }
                 tokio::spawn(gateway.clone().session(stream));
             }
         });
         fake
+    }
+
+    /// Closes every gateway session and refuses new ones (true), or accepts them again (false).
+    pub fn set_gateway_down(&self, down: bool) {
+        self.gateway_down.send_replace(down);
     }
 
     /// Identify payloads the gateway received so far.
@@ -173,6 +185,7 @@ impl FakeDiscord {
             return;
         };
         let mut dispatches = self.dispatch.subscribe();
+        let mut down = self.gateway_down.subscribe();
         let send = |v: Value| Message::Text(v.to_string());
         if ws
             .send(send(json!({"op": 10, "d": {"heartbeat_interval": 1000}})))
@@ -184,6 +197,10 @@ impl FakeDiscord {
         let mut seq = 0u64;
         loop {
             tokio::select! {
+                _ = async { down.wait_for(|d| *d).await.is_ok() } => {
+                    let _ = ws.close(None).await;
+                    return;
+                }
                 frame = ws.next() => {
                     let Some(Ok(Message::Text(text))) = frame else {
                         match frame {
@@ -206,6 +223,8 @@ impl FakeDiscord {
                                 "application": {"id": APP_ID.to_string(), "flags": 0}
                             }})
                         }
+                        // Resume: the session goes on where it was.
+                        Some(6) => json!({"op": 0, "t": "RESUMED", "s": seq, "d": {}}),
                         _ => continue,
                     };
                     if ws.send(send(reply)).await.is_err() {

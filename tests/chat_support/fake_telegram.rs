@@ -36,6 +36,8 @@ pub struct Call {
     pub rendered: Option<String>,
     /// Telegram's error description when the HTML was rejected.
     pub markup_error: Option<String>,
+    /// `parse_mode` as sent ("HTML"), for text and captions.
+    pub parse_mode: Option<String>,
     pub file_name: Option<String>,
     pub bytes: Vec<u8>,
     pub at: Instant,
@@ -65,6 +67,8 @@ struct State_ {
     faults: HashMap<String, VecDeque<(Option<i64>, Fault)>>,
     commands: Vec<Value>,
     webhook: Option<(String, String)>,
+    /// While set, every getUpdates is answered with an error (Telegram unreachable for polling).
+    updates_down: bool,
 }
 
 #[derive(Clone)]
@@ -216,6 +220,12 @@ impl FakeTelegram {
         id
     }
 
+    /// Makes every getUpdates fail (true) or work again (false).
+    pub fn set_updates_down(&self, down: bool) {
+        self.state.lock().unwrap().updates_down = down;
+        self.notify.notify_waiters();
+    }
+
     pub fn injected_at(&self, update: i64) -> Option<Instant> {
         self.state.lock().unwrap().injected.get(&update).copied()
     }
@@ -326,6 +336,9 @@ async fn handle(
     // Telegram's method names are case-insensitive (teloxide sends "GetMe"); record them camelCase.
     let method = canonical(&method);
     if method == "getUpdates" {
+        if fake.state.lock().unwrap().updates_down {
+            return error(502, "Bad Gateway");
+        }
         return get_updates(&fake, &fields).await;
     }
     let chat = fields.i64("chat_id");
@@ -336,6 +349,7 @@ async fn handle(
         text: fields.str("text").or_else(|| fields.str("caption")),
         rendered: None,
         markup_error: None,
+        parse_mode: fields.str("parse_mode"),
         file_name: None,
         bytes: Vec::new(),
         at: Instant::now(),

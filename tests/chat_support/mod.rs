@@ -191,6 +191,18 @@ pub async fn office_with(
     }
 }
 
+/// The real Telegram adapter, as production builds it, connected to `fake` (team chat [`TEAM_CHAT`]).
+pub async fn connect_telegram(
+    core: ChatCore,
+    fake: &fake_telegram::FakeTelegram,
+    debounce: Option<Duration>,
+) -> TelegramChat {
+    let config = config(&fake.url, "http://127.0.0.1:9");
+    TelegramChat::connect(core, &config, &SecretString::from(fake_telegram::TOKEN), debounce)
+        .await
+        .unwrap()
+}
+
 /// The real Telegram adapter connected to a fresh fake Bot API, long-polling it until [`stop`].
 ///
 /// [`stop`]: TelegramBot::stop
@@ -204,10 +216,12 @@ pub struct TelegramBot {
 impl TelegramBot {
     pub async fn start(core: ChatCore, debounce: Option<Duration>) -> Self {
         let fake = fake_telegram::FakeTelegram::start().await;
-        let config = config(&fake.url, "http://127.0.0.1:9");
-        let chat = TelegramChat::connect(core, &config, &SecretString::from(fake_telegram::TOKEN), debounce)
-            .await
-            .unwrap();
+        let chat = connect_telegram(core, &fake, debounce).await;
+        Self::polling(fake, chat)
+    }
+
+    /// Starts long polling with an adapter already connected to `fake`.
+    pub fn polling(fake: fake_telegram::FakeTelegram, chat: TelegramChat) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let polling = tokio::spawn({
             let chat = chat.clone();

@@ -26,6 +26,7 @@ pub fn settings() -> AlertSettings {
         tz: "America/Mexico_City".parse().unwrap(),
         tick: Duration::from_secs(10),
         email_retry_after: Duration::from_secs(600),
+        db_timeout: Duration::from_secs(5),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod alerting;
 pub mod chat;
 pub mod failing_store;
 pub mod prom;
+pub mod proxy;
 pub mod scripted;
 pub mod smtp_sink;
 
