@@ -11,7 +11,7 @@ use chrono::Utc;
 use pulso::crypto::{TokenCipher, generate_key_b64};
 use pulso::domain::{ConnectionStatus, Role};
 use pulso::facebook::{GraphClient, GraphConfig};
-use pulso::sandbox::{Sandbox, SandboxOptions};
+use pulso::sandbox::{Sandbox, SandboxOptions, SeededPage};
 use pulso::store::{NewAgent, SqliteStore, Store};
 use pulso::sync::{GraphSource, SyncEngine, SyncEvent, SyncSettings, SystemClock};
 use secrecy::SecretString;
@@ -50,19 +50,10 @@ fn settings() -> SyncSettings {
     }
 }
 
-async fn run(n: usize) {
-    let sandbox = Sandbox::new(SandboxOptions {
-        pages: 0,
-        ..Default::default()
-    });
-    let pages = sandbox.add_pages(n);
-    let (addr, _server) = sandbox.spawn_local().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("sync.db").display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, 5).await.unwrap());
-    store.migrate().await.unwrap();
-    let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
-    for p in &pages {
+/// Every sandbox Page as a connected agent with its own encrypted Page token; their ids.
+async fn connect_pages(store: &dyn Store, cipher: &TokenCipher, pages: &[SeededPage]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for p in pages {
         let new = NewAgent {
             name: p.agent_name.clone(),
             email: p.email.clone(),
@@ -77,7 +68,24 @@ async fn run(n: usize) {
             .set_agent_status(agent.id, ConnectionStatus::Active, None, Utc::now())
             .await
             .unwrap();
+        ids.push(agent.id);
     }
+    ids
+}
+
+async fn run(n: usize) {
+    let sandbox = Sandbox::new(SandboxOptions {
+        pages: 0,
+        ..Default::default()
+    });
+    let pages = sandbox.add_pages(n);
+    let (addr, _server) = sandbox.spawn_local().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sync.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, 5).await.unwrap());
+    store.migrate().await.unwrap();
+    let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
+    connect_pages(store.as_ref(), &cipher, &pages).await;
     let client = GraphClient::new(GraphConfig {
         base_url: format!("http://{addr}"),
         api_version: "v25.0".into(),
@@ -158,24 +166,10 @@ async fn throttled_pages() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url, 14).await.unwrap());
         store.migrate().await.unwrap();
         let cipher = Arc::new(TokenCipher::new("k1", Some(&SecretString::from(generate_key_b64())), None).unwrap());
-        for p in &pages {
-            let new = NewAgent {
-                name: p.agent_name.clone(),
-                email: p.email.clone(),
-                role: Role::Agent,
-                facebook_page_id: Some(p.page_id.clone()),
-                instagram_account_id: None,
-            };
-            let (agent, _) = store.upsert_agent(&new, Utc::now()).await.unwrap();
-            let token = cipher.encrypt(agent.id, &SecretString::from(p.page_token.clone()));
-            store.set_agent_token(agent.id, &token, None, Utc::now()).await.unwrap();
-            store
-                .set_agent_status(agent.id, ConnectionStatus::Active, None, Utc::now())
-                .await
-                .unwrap();
-            // A daily sync (synced yesterday), so the minute of waiting is what the figure shows.
-            let yesterday = Utc::now() - chrono::Duration::days(1);
-            store.mark_agent_synced(agent.id, yesterday).await.unwrap();
+        // A daily sync (synced yesterday), so the minute of waiting is what the figure shows.
+        let yesterday = Utc::now() - chrono::Duration::days(1);
+        for id in connect_pages(store.as_ref(), &cipher, &pages).await {
+            store.mark_agent_synced(id, yesterday).await.unwrap();
         }
         let client = GraphClient::new(GraphConfig {
             base_url: format!("http://{addr}"),

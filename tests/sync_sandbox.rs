@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pulso::crypto::{TokenCipher, generate_key_b64};
-use pulso::domain::{ConnectionStatus, JobKind, JobStatus, Role};
+use pulso::domain::{ConnectionStatus, JobKind, JobStatus};
 use pulso::facebook::{GraphClient, GraphConfig};
 use pulso::sandbox::{Fault, Sandbox, SandboxOptions, SeededPage};
-use pulso::store::{NewAgent, Store, hour_window};
+use pulso::store::{Store, hour_window};
 use pulso::sync::{Clock, GraphSource, ManualClock, SyncEngine, SyncEvent, SyncSettings};
 use secrecy::SecretString;
 use tokio::sync::broadcast;
@@ -56,25 +56,7 @@ async fn world(pages: usize) -> World {
 
 impl World {
     async fn import(&self, store: &dyn Store) -> Vec<i64> {
-        let mut ids = Vec::new();
-        for p in &self.pages {
-            let new = NewAgent {
-                name: p.agent_name.clone(),
-                email: p.email.clone(),
-                role: Role::Agent,
-                facebook_page_id: Some(p.page_id.clone()),
-                instagram_account_id: None,
-            };
-            let (agent, _) = store.upsert_agent(&new, Utc::now()).await.unwrap();
-            let token = self.cipher.encrypt(agent.id, &SecretString::from(p.page_token.clone()));
-            store.set_agent_token(agent.id, &token, None, Utc::now()).await.unwrap();
-            store
-                .set_agent_status(agent.id, ConnectionStatus::Active, None, Utc::now())
-                .await
-                .unwrap();
-            ids.push(agent.id);
-        }
-        ids
+        support::import_pages(store, &self.cipher, &self.pages).await
     }
 
     fn engine(&self, store: Arc<dyn Store>, settings: SyncSettings) -> SyncEngine {

@@ -13,11 +13,11 @@ use chrono::Utc;
 use pulso::chat::progress::{ChatAddress, EditError, ProgressSink, follow};
 use pulso::chat::{Caller, ChatCore, ChatKind, Platform};
 use pulso::crypto::{TokenCipher, generate_key_b64};
-use pulso::domain::{ConnectionStatus, ItemStatus, JobKind, JobStatus, Role};
+use pulso::domain::{ItemStatus, JobKind, JobStatus};
 use pulso::facebook::{GraphClient, GraphConfig};
 use pulso::queries::Queries;
 use pulso::sandbox::{Fault, Sandbox, SandboxOptions, SeededPage};
-use pulso::store::{NewAgent, Store};
+use pulso::store::Store;
 use pulso::sync::{GraphSource, SyncEngine, SyncEvent, SyncSettings, SystemClock};
 use secrecy::{ExposeSecret, SecretString};
 use support::TestStore;
@@ -52,25 +52,7 @@ async fn world() -> World {
 
 impl World {
     async fn import(&self, store: &dyn Store) -> Vec<i64> {
-        let mut ids = Vec::new();
-        for p in &self.pages {
-            let new = NewAgent {
-                name: p.agent_name.clone(),
-                email: p.email.clone(),
-                role: Role::Agent,
-                facebook_page_id: Some(p.page_id.clone()),
-                instagram_account_id: None,
-            };
-            let (agent, _) = store.upsert_agent(&new, Utc::now()).await.unwrap();
-            let token = self.cipher.encrypt(agent.id, &SecretString::from(p.page_token.clone()));
-            store.set_agent_token(agent.id, &token, None, Utc::now()).await.unwrap();
-            store
-                .set_agent_status(agent.id, ConnectionStatus::Active, None, Utc::now())
-                .await
-                .unwrap();
-            ids.push(agent.id);
-        }
-        ids
+        support::import_pages(store, &self.cipher, &self.pages).await
     }
 
     fn engine(&self, store: Arc<dyn Store>, settings: SyncSettings) -> SyncEngine {

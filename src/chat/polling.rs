@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use futures::Stream;
+use futures_util::Stream;
 use teloxide::RequestError;
 use teloxide::errors::AsResponseParameters;
 use teloxide::prelude::*;
@@ -40,7 +40,7 @@ pub(super) fn listener(bot: Bot, status: Option<StatusHook>) -> impl UpdateListe
 }
 
 fn as_stream(p: &mut Poller) -> impl Stream<Item = Result<Update, RequestError>> + Send + '_ {
-    futures::stream::unfold(p, next)
+    futures_util::stream::unfold(p, next)
 }
 
 async fn next(p: &mut Poller) -> Option<(Result<Update, RequestError>, &mut Poller)> {

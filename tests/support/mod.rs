@@ -37,6 +37,33 @@ pub fn sync_settings() -> SyncSettings {
     SyncSettings::from_config(&defaults)
 }
 
+/// Every sandbox Page as a connected agent (its own Page token, encrypted for its row); their ids.
+pub async fn import_pages(
+    store: &dyn Store,
+    cipher: &TokenCipher,
+    pages: &[pulso::sandbox::SeededPage],
+) -> Vec<AgentId> {
+    let mut ids = Vec::new();
+    for p in pages {
+        let new = NewAgent {
+            name: p.agent_name.clone(),
+            email: p.email.clone(),
+            role: Role::Agent,
+            facebook_page_id: Some(p.page_id.clone()),
+            instagram_account_id: None,
+        };
+        let (agent, _) = store.upsert_agent(&new, Utc::now()).await.unwrap();
+        let token = cipher.encrypt(agent.id, &SecretString::from(p.page_token.clone()));
+        store.set_agent_token(agent.id, &token, None, Utc::now()).await.unwrap();
+        store
+            .set_agent_status(agent.id, ConnectionStatus::Active, None, Utc::now())
+            .await
+            .unwrap();
+        ids.push(agent.id);
+    }
+    ids
+}
+
 /// An agent ready to sync: created by email with its Page, a Page token encrypted for its row, and
 /// marked active.
 pub async fn connected_agent(
