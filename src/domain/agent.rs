@@ -79,6 +79,12 @@ pub struct Agent {
     pub role: Role,
     pub facebook_page_id: Option<String>,
     pub instagram_account_id: Option<String>,
+    /// The linked Instagram account's @username, as last discovered.
+    pub instagram_username: Option<String>,
+    /// Instagram's own limit for this account (80002): its calls wait until then; Facebook goes on.
+    pub instagram_paused_until: Option<DateTime<Utc>>,
+    /// Why Instagram data cannot be read (e.g. a missing permission), safe to show; None when fine.
+    pub instagram_problem: Option<String>,
     pub status: ConnectionStatus,
     pub status_reason: Option<String>,
     pub token_expires_at: Option<DateTime<Utc>>,
@@ -170,6 +176,9 @@ mod tests {
             role: Role::Agent,
             facebook_page_id: None,
             instagram_account_id: None,
+            instagram_username: None,
+            instagram_paused_until: None,
+            instagram_problem: None,
             status: ConnectionStatus::Active,
             status_reason: None,
             token_expires_at: None,

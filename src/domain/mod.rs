@@ -5,6 +5,7 @@ pub mod agent;
 pub mod calendar;
 pub mod card;
 pub mod freshness;
+pub mod instagram;
 pub mod job;
 pub mod metrics;
 pub mod period;
@@ -15,6 +16,9 @@ pub use agent::{Agent, AgentId, ConnectionStatus, NameLookupError, Role, find_by
 pub use calendar::{ReportsDue, month_containing, month_label, reports_due, week_containing};
 pub use card::{Kpi, KpiLine, kpi_lines, kpi_lines_compared, thousands, unpublished_note};
 pub use freshness::{Freshness, hace};
+pub use instagram::{
+    InstagramAccount, InstagramDaily, InstagramMedia, InstagramTotals, MediaKind, Network, instagram_score,
+};
 pub use job::{ItemStatus, JobId, JobItem, JobKind, JobStatus, SyncJob};
 pub use metrics::{AgentTotals, DailyMetrics, Delta, Post, TeamTotals, delta_pct, shared_known_days};
 pub use period::{DateRange, MonthSplit, Period, PeriodError};

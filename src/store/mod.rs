@@ -19,8 +19,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::redact_url;
 use crate::domain::{
-    Agent, AgentId, AgentTotals, ConnectionStatus, DailyMetrics, DateRange, ItemStatus, JobId, JobItem, JobKind,
-    JobStatus, Post, Role, SyncJob,
+    Agent, AgentId, AgentTotals, ConnectionStatus, DailyMetrics, DateRange, InstagramAccount, InstagramDaily,
+    InstagramMedia, InstagramTotals, ItemStatus, JobId, JobItem, JobKind, JobStatus, Post, Role, SyncJob,
 };
 
 pub use alerts::{AlertChannel, AlertRecord, AlertState, NewAlert, Silence};
@@ -164,6 +164,13 @@ pub struct JobSubscriber {
 pub struct AgentPost {
     pub agent_id: AgentId,
     pub post: Post,
+}
+
+/// An Instagram media item with the agent it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentMedia {
+    pub agent_id: AgentId,
+    pub media: InstagramMedia,
 }
 
 #[async_trait]
@@ -439,6 +446,78 @@ pub trait Store: Send + Sync + 'static {
     async fn previous_bulk_finished_at(&self, job: JobId) -> StoreResult<Option<DateTime<Utc>>>;
     /// API calls, limits reached and syncs started in [from, to).
     async fn api_usage_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<ApiUsageSummary>;
+
+    // ── Instagram ──
+    /// Records the professional account discovered on the agent's Page (id, @username), or its
+    /// absence (`None`: the Page has no linked account any more; history is kept).
+    async fn set_agent_instagram(
+        &self,
+        id: AgentId,
+        account: Option<&InstagramAccount>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let _ = (id, account, now);
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
+    /// Instagram's per-account limit (80002) and any problem reading the account (None clears).
+    async fn set_instagram_state(
+        &self,
+        id: AgentId,
+        paused_until: Option<DateTime<Utc>>,
+        problem: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let _ = (id, paused_until, problem, now);
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
+    /// Idempotent per (agent, date); a value written as unknown never erases a known one.
+    async fn upsert_instagram_daily(
+        &self,
+        agent: AgentId,
+        rows: &[InstagramDaily],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let _ = (agent, rows, now);
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
+    /// The agent's stored Instagram days in the range, oldest first.
+    async fn instagram_daily(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<InstagramDaily>> {
+        let _ = (agent, range);
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
+    /// Totals of every agent with Instagram data in the range.
+    async fn all_instagram_totals(&self, range: DateRange) -> StoreResult<Vec<(AgentId, InstagramTotals)>> {
+        let _ = range;
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
+    /// Team sums per day (followers summed across accounts; unknown stays unknown).
+    async fn team_instagram_daily(&self, range: DateRange) -> StoreResult<Vec<InstagramDaily>> {
+        let _ = range;
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
+    /// Idempotent per media id; lifetime numbers are overwritten by the newest read, unknown never
+    /// erases known.
+    async fn upsert_instagram_media(
+        &self,
+        agent: AgentId,
+        media: &[InstagramMedia],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let _ = (agent, media, now);
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
+    /// Media created in [from, to), most engaging first (`InstagramMedia::engagement`); `agent`
+    /// None = everyone.
+    async fn top_instagram_media(
+        &self,
+        agent: Option<AgentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<AgentMedia>> {
+        let _ = (agent, from, to, limit);
+        Err(StoreError::NotFound("instagram: sin implementar".into()))
+    }
 }
 
 /// Opens the store named by `url` (`sqlite://…` or `postgres://…`). Errors name the URL without

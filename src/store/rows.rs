@@ -37,6 +37,10 @@ impl TryFrom<AgentRow> for Agent {
             email: r.email,
             facebook_page_id: r.facebook_page_id,
             instagram_account_id: r.instagram_account_id,
+            // Wired to columns by the Instagram migration.
+            instagram_username: None,
+            instagram_paused_until: None,
+            instagram_problem: None,
             status_reason: r.status_reason,
             token_expires_at: r.token_expires_at,
             last_synced_at: r.last_synced_at,

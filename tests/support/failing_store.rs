@@ -195,6 +195,65 @@ impl Store for FailingStore {
         self.inner.top_posts(agent, from, to, limit).await
     }
 
+    async fn set_agent_instagram(
+        &self,
+        id: AgentId,
+        account: Option<&InstagramAccount>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner.set_agent_instagram(id, account, now).await
+    }
+
+    async fn set_instagram_state(
+        &self,
+        id: AgentId,
+        paused_until: Option<DateTime<Utc>>,
+        problem: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.inner.set_instagram_state(id, paused_until, problem, now).await
+    }
+
+    async fn upsert_instagram_daily(
+        &self,
+        agent: AgentId,
+        rows: &[InstagramDaily],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.inner.upsert_instagram_daily(agent, rows, now).await
+    }
+
+    async fn instagram_daily(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<InstagramDaily>> {
+        self.inner.instagram_daily(agent, range).await
+    }
+
+    async fn all_instagram_totals(&self, range: DateRange) -> StoreResult<Vec<(AgentId, InstagramTotals)>> {
+        self.inner.all_instagram_totals(range).await
+    }
+
+    async fn team_instagram_daily(&self, range: DateRange) -> StoreResult<Vec<InstagramDaily>> {
+        self.inner.team_instagram_daily(range).await
+    }
+
+    async fn upsert_instagram_media(
+        &self,
+        agent: AgentId,
+        media: &[InstagramMedia],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.inner.upsert_instagram_media(agent, media, now).await
+    }
+
+    async fn top_instagram_media(
+        &self,
+        agent: Option<AgentId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<AgentMedia>> {
+        self.inner.top_instagram_media(agent, from, to, limit).await
+    }
+
     async fn link_identity(
         &self,
         platform: &str,
