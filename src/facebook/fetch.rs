@@ -11,9 +11,9 @@ use secrecy::SecretString;
 
 use super::error::{FetchError, GraphErrorBody};
 use super::insights::{self, METRICS};
-use super::posts::{self, POST_FIELDS, PostsPage};
+use super::posts::{self, POST_FIELDS, PageNode, PostsPage};
 use super::{CallFailure, CallGate, GraphClient, Tally, local_midnight};
-use crate::domain::{DailyMetrics, DateRange, Post};
+use crate::domain::{DailyMetrics, DateRange, InstagramAccount, Post};
 
 /// What to read for one agent.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,7 +56,13 @@ pub struct AgentFetch {
     pub max_usage_pct: u32,
     /// Metrics Facebook refused with (#100) during this fetch (the others were kept).
     pub refused_metrics: Vec<String>,
+    /// The Page's linked Instagram professional account, read in the same Page call; `None` when
+    /// the Page has none.
+    pub instagram: Option<InstagramAccount>,
 }
+
+/// Asked on the Page node beside insights and posts: Instagram discovery costs no extra call.
+pub const INSTAGRAM_ACCOUNT_FIELD: &str = "instagram_business_account{id,username,followers_count}";
 
 /// Smallest posts page asked for when Graph keeps answering "reduce the amount of data".
 const MIN_LIMIT: u32 = 1;
@@ -118,6 +124,7 @@ impl GraphClient {
         let windows = insights::windows(plan.insights);
         let mut days = Vec::new();
         let mut first_posts = PostsPage::default();
+        let mut instagram = None;
         let (older, newest) = match windows.split_last() {
             Some((last, older)) => (older, Some(*last)),
             None => (&[][..], None),
@@ -126,9 +133,10 @@ impl GraphClient {
             days.extend(run.insights_alone(*window).await?);
         }
         if newest.is_some() || posts_range.days() > 0 {
-            let (rows, page) = run.node(newest, posts_range, plan.tz).await?;
+            let (rows, node) = run.node(newest, posts_range, plan.tz).await?;
             days.extend(rows);
-            first_posts = page;
+            first_posts = node.posts;
+            instagram = node.instagram;
         }
         let posts = run.remaining_posts(first_posts, posts_range, plan.tz).await?;
         let days = posts::merge_posts_into_days(days, &posts, plan.tz, posts_range);
@@ -145,6 +153,7 @@ impl GraphClient {
             calls: run.tally.calls,
             max_usage_pct: run.tally.max_usage_pct,
             refused_metrics: run.refused.into_iter().collect(),
+            instagram,
         })
     }
 }
@@ -194,11 +203,15 @@ impl<G: CallGate + ?Sized> Run<'_, G> {
         window: Option<DateRange>,
         posts_range: DateRange,
         tz: Tz,
-    ) -> Result<(Vec<DailyMetrics>, PostsPage), FetchError> {
+    ) -> Result<(Vec<DailyMetrics>, PageNode), FetchError> {
         let since = local_midnight(posts_range.from, tz).timestamp();
         let until = local_midnight(posts_range.to + Duration::days(1), tz).timestamp();
-        let posts_field =
-            |limit: u32| format!("published_posts.since({since}).until({until}).limit({limit}){{{POST_FIELDS}}}");
+        // Instagram discovery rides on every form of the node call, the per-metric fallback's too.
+        let posts_field = |limit: u32| {
+            format!(
+                "published_posts.since({since}).until({until}).limit({limit}){{{POST_FIELDS}}},{INSTAGRAM_ACCOUNT_FIELD}"
+            )
+        };
         let mut probed = Vec::new();
         let mut window = window;
         loop {
@@ -220,12 +233,12 @@ impl<G: CallGate + ?Sized> Run<'_, G> {
                 .await;
             match body {
                 Ok(body) => {
-                    let (insights, page) = posts::parse_page_node(&body)?;
+                    let mut node = posts::parse_page_node(&body)?;
                     let mut rows = probed;
-                    if let (Some(w), Some(doc)) = (window, insights) {
+                    if let (Some(w), Some(doc)) = (window, node.insights.take()) {
                         rows.extend(insights::parse_insights_value(&doc, w)?);
                     }
-                    return Ok((rows, page));
+                    return Ok((rows, node));
                 }
                 Err(f) if insights_field.is_some() && f.graph.as_ref().is_some_and(is_invalid_metric) => {
                     // The answer does not say which metric: ask each one alone, keep what works,

@@ -1,4 +1,5 @@
-//! Facebook Graph API client: page insights and posts for one agent, and the token endpoints used
+//! Facebook Graph API client: page insights and posts for one agent, the agent's linked Instagram
+//! account (discovered in the Page call, read with the Page token), and the token endpoints used
 //! by the login flow.
 //!
 //! Every request carries the token in an `Authorization: Bearer` header (never in the URL, except
@@ -9,7 +10,9 @@
 mod error;
 mod fetch;
 mod gate;
+mod ig_parse;
 mod insights;
+mod instagram;
 mod lenient;
 mod posts;
 mod tokens;
@@ -24,13 +27,16 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 pub use error::{FetchError, GraphErrorBody, classify, is_page_limit, parse_error_body};
-pub use fetch::{AgentFetch, AgentPlan};
+pub use fetch::{AgentFetch, AgentPlan, INSTAGRAM_ACCOUNT_FIELD};
 pub use gate::{CallGate, GateClosed, NoGate};
+pub use ig_parse::{IgNode, MediaPage, parse_account_day, parse_ig_node, parse_media_page};
 pub use insights::{
     DayField, MAX_WINDOW_DAYS, METRICS, is_known_metric, measured_day, metric_param, parse_insights, windows,
 };
+pub use instagram::{InstagramError, InstagramFetch, InstagramPlan, MEDIA_PAGE_SIZE, REFUSED_PREFIX};
 pub use posts::{
-    POST_FIELDS, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_page_node, parse_posts_page,
+    POST_FIELDS, PageNode, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_page_node,
+    parse_posts_page,
 };
 pub use tokens::{FacebookUser, PageAccess, TokenInfo, UserToken, parse_debug_token};
 pub use usage::{Usage, read_usage};

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::error::FetchError;
 use super::insights::parse_graph_time;
 use super::lenient::{List, Num, Obj, Str};
-use crate::domain::{DailyMetrics, DateRange, Post};
+use crate::domain::{DailyMetrics, DateRange, InstagramAccount, Post};
 
 /// Fields asked for on `/{page-id}/published_posts`. Link targets come from `attachments`
 /// (`unshimmed_url` is the real destination; `url` is usually wrapped in `l.facebook.com`).
@@ -42,18 +42,38 @@ struct RawPage {
 }
 
 /// A Page node read with field expansion: `insights` kept as JSON for the insights parser,
-/// `published_posts` read like a posts page.
+/// `published_posts` read like a posts page, the linked Instagram account if any.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RawNode {
     id: Str,
     insights: Option<serde_json::Value>,
     published_posts: Obj<RawPage>,
+    instagram_business_account: Obj<RawInstagramAccount>,
 }
 
-/// A Page node read with field expansion: its `insights` object (if asked for and present) and
-/// its first page of posts (empty when Graph left the field out, as it does for no posts).
-pub fn parse_page_node(body: &[u8]) -> Result<(Option<serde_json::Value>, PostsPage), FetchError> {
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawInstagramAccount {
+    id: Str,
+    username: Str,
+    followers_count: Num,
+}
+
+/// What one Page node call brought back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PageNode {
+    /// The `insights` object, if asked for and present.
+    pub insights: Option<serde_json::Value>,
+    /// The first page of posts (empty when Graph left the field out, as it does for no posts).
+    pub posts: PostsPage,
+    /// `instagram_business_account{id,username,followers_count}`; `None` when the Page has no
+    /// linked professional account (Graph leaves the field out).
+    pub instagram: Option<InstagramAccount>,
+}
+
+/// A Page node read with field expansion.
+pub fn parse_page_node(body: &[u8]) -> Result<PageNode, FetchError> {
     let node: RawNode =
         serde_json::from_slice(body).map_err(|e| FetchError::bad(format!("page node: not JSON ({e})")))?;
     if node.id.0.is_none() {
@@ -63,7 +83,23 @@ pub fn parse_page_node(body: &[u8]) -> Result<(Option<serde_json::Value>, PostsP
         Some(page) => build_page(page)?,
         None => PostsPage::default(),
     };
-    Ok((node.insights, posts))
+    let instagram = node.instagram_business_account.0.and_then(|a| {
+        let id = a.id.0.filter(|id| !id.trim().is_empty())?;
+        Some(InstagramAccount {
+            id,
+            username: a
+                .username
+                .0
+                .map(|u| crate::domain::outside_line(&u))
+                .filter(|u| !u.is_empty()),
+            followers: a.followers_count.0.filter(|f| *f >= 0),
+        })
+    });
+    Ok(PageNode {
+        insights: node.insights,
+        posts,
+        instagram,
+    })
 }
 
 #[derive(Deserialize, Default)]
