@@ -47,6 +47,8 @@ fn settings() -> SyncSettings {
         page_limit_default: Duration::from_secs(600),
         page_limit_max_wait: Duration::from_secs(3600),
         shutdown_grace: Duration::from_secs(20),
+        instagram_enabled: true,
+        instagram_backfill_days: 7,
     }
 }
 

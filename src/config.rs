@@ -45,6 +45,7 @@ pub struct Config {
     pub security: Security,
     pub facebook: Facebook,
     pub sync: Sync,
+    pub instagram: Instagram,
     pub telegram: Telegram,
     pub discord: Discord,
     pub email: Email,
@@ -123,6 +124,15 @@ pub struct Sync {
     pub page_limit_default_mins: i64,
     pub page_limit_max_wait_mins: i64,
     pub shutdown_grace_secs: i64,
+}
+
+/// `[instagram]`: each agent's professional account, read with the Page token after the Page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Instagram {
+    /// Off: no Instagram call is made (discovery in the Page call still records the account).
+    pub enabled: bool,
+    /// Complete days of account insights read on an account's first sync (one call per day).
+    pub backfill_days: i64,
 }
 
 /// Alert timings (`[alerts]`): Alertmanager's group wait, resolve wait and repeat intervals.
@@ -349,6 +359,7 @@ impl Config {
             ("sync.backfill_days", self.sync.backfill_days),
             ("sync.post_refresh_days", self.sync.post_refresh_days),
             ("sync.lease_secs", self.sync.lease_secs),
+            ("instagram.backfill_days", self.instagram.backfill_days),
             ("alerts.repeat_critical_mins", self.alerts.repeat_critical_mins),
             ("alerts.repeat_urgent_mins", self.alerts.repeat_urgent_mins),
             ("alerts.repeat_warning_mins", self.alerts.repeat_warning_mins),
@@ -652,6 +663,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("alerts.group_wait_secs"), "{err}");
+    }
+
+    #[test]
+    fn instagram_settings_are_documented_and_overridable() {
+        let c = load(&[]).unwrap();
+        assert!(c.instagram.enabled);
+        assert_eq!(c.instagram.backfill_days, 7);
+        let c = load(&[
+            ("PULSO__INSTAGRAM__ENABLED", "false"),
+            ("PULSO__INSTAGRAM__BACKFILL_DAYS", "3"),
+        ])
+        .unwrap();
+        assert!(!c.instagram.enabled);
+        assert_eq!(c.instagram.backfill_days, 3);
+        let err = load(&[("PULSO__INSTAGRAM__BACKFILL_DAYS", "0")]).unwrap_err().to_string();
+        assert!(err.contains("PULSO__INSTAGRAM__BACKFILL_DAYS"), "{err}");
     }
 
     #[test]

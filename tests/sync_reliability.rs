@@ -77,6 +77,7 @@ impl PageSource for GatedSource {
             calls: 2,
             max_usage_pct: 0,
             refused_metrics: Vec::new(),
+            instagram: None,
         })
     }
 }

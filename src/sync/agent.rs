@@ -131,7 +131,25 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
             let _ = inner.budget.record_usage_pct(gate.max_usage_pct()).await;
         }
         let error = match result {
-            Ok(data) => return (store_data(inner, &agent, data, calls, attempt).await, max_usage),
+            Ok(mut data) => {
+                let discovered = data.instagram.take();
+                let result = store_data(inner, &agent, data, calls, attempt).await;
+                let ItemResult::Synced { calls, attempts } = result else {
+                    return (result, max_usage);
+                };
+                // Instagram after the Page: its failures never undo the Facebook data just stored.
+                let ig = super::instagram::sync_instagram(inner, &agent, &request, discovered).await;
+                let calls = calls + ig.calls;
+                let result = match ig.failed {
+                    Some(reason) => ItemResult::Failed {
+                        reason,
+                        calls,
+                        attempts,
+                    },
+                    None => ItemResult::Synced { calls, attempts },
+                };
+                return (result, max_usage.max(ig.max_usage_pct));
+            }
             Err(e) => e,
         };
         if gate.local_failure() && local_waits < inner.settings.max_attempts * 2 {
@@ -275,7 +293,7 @@ async fn store_data(
     ItemResult::Synced { calls, attempts }
 }
 
-async fn mark_disconnected(inner: &Inner, agent: &Agent, status: ConnectionStatus, reason: &str) {
+pub(super) async fn mark_disconnected(inner: &Inner, agent: &Agent, status: ConnectionStatus, reason: &str) {
     if let Err(e) = inner
         .store
         .set_agent_status(agent.id, status, Some(reason), inner.clock.now())

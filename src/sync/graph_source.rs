@@ -3,9 +3,11 @@
 use async_trait::async_trait;
 
 use super::budget::BudgetGate;
-use super::source::{AgentData, FetchRequest, PageSource, SourceError};
+use super::source::{
+    AgentData, FetchRequest, InstagramData, InstagramFailure, InstagramRequest, PageSource, SourceError,
+};
 use crate::domain::DateRange;
-use crate::facebook::{AgentPlan, CallGate, FetchError, GateClosed, GraphClient};
+use crate::facebook::{AgentPlan, CallGate, FetchError, GateClosed, GraphClient, InstagramError};
 
 pub struct GraphSource {
     client: GraphClient,
@@ -59,6 +61,7 @@ impl PageSource for GraphSource {
                 calls: f.calls,
                 max_usage_pct: f.max_usage_pct,
                 refused_metrics: f.refused_metrics,
+                instagram: f.instagram,
             }),
             Err(e) => {
                 if let Some(trace) = e.fbtrace_id() {
@@ -68,7 +71,46 @@ impl PageSource for GraphSource {
             }
         }
     }
+
+    async fn fetch_instagram(
+        &self,
+        req: &InstagramRequest,
+        gate: &BudgetGate,
+    ) -> Result<InstagramData, InstagramFailure> {
+        let fetched = self
+            .client
+            .fetch_instagram(&req.token, &req.plan, &Metered(gate))
+            .await;
+        match fetched {
+            Ok(f) => Ok(InstagramData {
+                days: f.days,
+                media: f.media,
+                calls: f.calls,
+                max_usage_pct: f.max_usage_pct,
+                refused_metrics: f.refused_metrics,
+            }),
+            Err(InstagramError::RateLimited { resume_after, .. }) => {
+                Err(InstagramFailure::AccountLimited { resume_after })
+            }
+            Err(InstagramError::Permission { message, .. }) => {
+                tracing::info!(error = %message, "Instagram permission missing");
+                Err(InstagramFailure::Permission {
+                    reason: INSTAGRAM_PERMISSION_PROBLEM.to_string(),
+                })
+            }
+            Err(InstagramError::Fetch { error, .. }) => {
+                if let Some(trace) = error.fbtrace_id() {
+                    tracing::info!(fbtrace_id = trace, error = %error, "Graph API error on Instagram");
+                }
+                Err(InstagramFailure::Source(classify(error)))
+            }
+        }
+    }
 }
+
+/// What the sync shows when Instagram refuses for lack of permission.
+pub const INSTAGRAM_PERMISSION_PROBLEM: &str =
+    "falta el permiso instagram_manage_insights: vuelve a conectar con /conectar";
 
 fn classify(e: FetchError) -> SourceError {
     let reason = e.user_reason();

@@ -7,6 +7,7 @@ pub mod clock;
 mod error;
 pub mod events;
 pub mod graph_source;
+mod instagram;
 pub mod source;
 mod worker;
 
@@ -28,7 +29,9 @@ pub use budget::{Budget, BudgetGate};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{AgentNotice, AgentOutcome, JobReport, Progress, SyncEvent, SyncRefusal, countdown};
 pub use graph_source::GraphSource;
-pub use source::{AgentData, FetchRequest, PageSource, SourceError};
+pub use source::{
+    AgentData, FetchRequest, InstagramData, InstagramFailure, InstagramPlan, InstagramRequest, PageSource, SourceError,
+};
 
 /// The `[sync]` rules, in the units the engine uses.
 #[derive(Debug, Clone)]
@@ -55,6 +58,10 @@ pub struct SyncSettings {
     pub page_limit_max_wait: Duration,
     /// On shutdown, how long in-flight agents get to finish before their work is handed back.
     pub shutdown_grace: Duration,
+    /// `instagram.enabled`: read each agent's linked Instagram account after its Page.
+    pub instagram_enabled: bool,
+    /// `instagram.backfill_days`: complete days of account insights read on an account's first sync.
+    pub instagram_backfill_days: i64,
 }
 
 impl SyncSettings {
@@ -79,6 +86,8 @@ impl SyncSettings {
             page_limit_default: secs(s.page_limit_default_mins * 60),
             page_limit_max_wait: secs(s.page_limit_max_wait_mins * 60),
             shutdown_grace: secs(s.shutdown_grace_secs),
+            instagram_enabled: c.instagram.enabled,
+            instagram_backfill_days: c.instagram.backfill_days.max(1),
         }
     }
 }

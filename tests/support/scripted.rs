@@ -65,6 +65,7 @@ impl PageSource for ScriptedSource {
             calls: 2,
             max_usage_pct: 0,
             refused_metrics: Vec::new(),
+            instagram: None,
         })
     }
 }
