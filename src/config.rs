@@ -677,7 +677,9 @@ mod tests {
         .unwrap();
         assert!(!c.instagram.enabled);
         assert_eq!(c.instagram.backfill_days, 3);
-        let err = load(&[("PULSO__INSTAGRAM__BACKFILL_DAYS", "0")]).unwrap_err().to_string();
+        let err = load(&[("PULSO__INSTAGRAM__BACKFILL_DAYS", "0")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("PULSO__INSTAGRAM__BACKFILL_DAYS"), "{err}");
     }
 

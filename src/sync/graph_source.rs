@@ -77,10 +77,7 @@ impl PageSource for GraphSource {
         req: &InstagramRequest,
         gate: &BudgetGate,
     ) -> Result<InstagramData, InstagramFailure> {
-        let fetched = self
-            .client
-            .fetch_instagram(&req.token, &req.plan, &Metered(gate))
-            .await;
+        let fetched = self.client.fetch_instagram(&req.token, &req.plan, &Metered(gate)).await;
         match fetched {
             Ok(f) => Ok(InstagramData {
                 days: f.days,

@@ -58,7 +58,10 @@ pub(crate) fn account_days(
         .iter()
         .any(|d| recent.contains(d.date) && (d.media.is_some() || d.account_read_at.is_some()))
     {
-        return (1..=backfill_days.max(1)).rev().map(|k| today - Days::days(k)).collect();
+        return (1..=backfill_days.max(1))
+            .rev()
+            .map(|k| today - Days::days(k))
+            .collect();
     }
     let final_at = |day: NaiveDate| day_start(day + Days::days(1), tz) + Days::hours(FINAL_AFTER_HOURS);
     let read_at = |day: NaiveDate| stored.iter().find(|d| d.date == day).and_then(|d| d.account_read_at);
@@ -86,7 +89,11 @@ pub(super) async fn sync_instagram(
     discovered: Option<InstagramAccount>,
 ) -> IgOutcome {
     let now = inner.clock.now();
-    if let Err(e) = inner.store.set_agent_instagram(agent.id, discovered.as_ref(), now).await {
+    if let Err(e) = inner
+        .store
+        .set_agent_instagram(agent.id, discovered.as_ref(), now)
+        .await
+    {
         tracing::warn!(agent_id = agent.id, error = %e, "no se pudo guardar la cuenta de Instagram del agente");
     }
     let Some(account) = discovered else {
@@ -158,7 +165,10 @@ pub(super) async fn sync_instagram(
                 if attempt < inner.settings.max_attempts && !gate.local_failure() =>
             {
                 tracing::info!(agent_id = agent.id, attempt, error = %reason, "fallo temporal al leer Instagram");
-                inner.clock.sleep(backoff(inner.settings.retry_base_delay, attempt)).await;
+                inner
+                    .clock
+                    .sleep(backoff(inner.settings.retry_base_delay, attempt))
+                    .await;
             }
             Ok(data) => {
                 outcome.max_usage_pct = gate.max_usage_pct();
