@@ -89,10 +89,18 @@ pub(super) async fn sync_instagram(
     discovered: Option<InstagramAccount>,
 ) -> IgOutcome {
     let now = inner.clock.now();
-    if let Err(e) = inner
-        .store
-        .set_agent_instagram(agent.id, discovered.as_ref(), now)
-        .await
+    // Written when it changed (the same account and @username need no write on every sync).
+    let unchanged = match &discovered {
+        Some(a) => {
+            agent.instagram_account_id.as_deref() == Some(a.id.as_str()) && agent.instagram_username == a.username
+        }
+        None => agent.instagram_account_id.is_none(),
+    };
+    if !unchanged
+        && let Err(e) = inner
+            .store
+            .set_agent_instagram(agent.id, discovered.as_ref(), now)
+            .await
     {
         tracing::warn!(agent_id = agent.id, error = %e, "no se pudo guardar la cuenta de Instagram del agente");
     }
