@@ -1,7 +1,7 @@
 //! `/__sandbox/…`: the knobs over HTTP, for out-of-process tests and the command line.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::NaiveDate;
@@ -23,6 +23,11 @@ pub(crate) fn routes() -> axum::Router<Sandbox> {
         .route("/__sandbox/limit", post(set_limit))
         .route("/__sandbox/login", post(set_login))
         .route("/__sandbox/user_token", post(user_token))
+        .route("/__sandbox/instagram", get(instagram_accounts))
+        .route("/__sandbox/instagram/link", post(instagram_link))
+        .route("/__sandbox/instagram/media_per_day", post(instagram_media_per_day))
+        .route("/__sandbox/instagram/{ig_id}/day/{date}", get(instagram_day))
+        .route("/__sandbox/instagram/{ig_id}/media", get(instagram_media))
 }
 
 async fn pages(State(sb): State<Sandbox>) -> Json<Value> {
@@ -54,13 +59,23 @@ async fn faults(State(sb): State<Sandbox>) -> Json<Value> {
     Json(json!(faults))
 }
 
+/// `{"page_id": "…", "fault": "token_invalid"}`; with `"instagram": true` the fault goes to the
+/// Instagram account of that Page (or account id) and only its Instagram calls fail.
 #[derive(Deserialize)]
 struct SetFault {
     page_id: String,
     fault: Fault,
+    #[serde(default)]
+    instagram: bool,
 }
 
 async fn set_fault(State(sb): State<Sandbox>, Json(body): Json<SetFault>) -> StatusCode {
+    if body.instagram {
+        return match sb.set_instagram_fault(&body.page_id, body.fault) {
+            Some(_) => StatusCode::NO_CONTENT,
+            None => StatusCode::NOT_FOUND,
+        };
+    }
     sb.set_fault(&body.page_id, body.fault);
     StatusCode::NO_CONTENT
 }
@@ -150,4 +165,39 @@ async fn user_token(State(sb): State<Sandbox>, Json(body): Json<UserTokenFor>) -
         None => sb.issue_manager_token(),
     };
     Ok(Json(json!({ "access_token": token })))
+}
+
+async fn instagram_accounts(State(sb): State<Sandbox>) -> Json<Value> {
+    Json(json!({ "today": sb.today(), "accounts": sb.instagram_accounts() }))
+}
+
+/// `{"day": {…}}`, or `{"day": null}` while Instagram has not produced that Pacific day.
+async fn instagram_day(State(sb): State<Sandbox>, Path((ig_id, date)): Path<(String, NaiveDate)>) -> Json<Value> {
+    Json(json!({ "day": sb.instagram_day(&ig_id, date) }))
+}
+
+async fn instagram_media(State(sb): State<Sandbox>, Path(ig_id): Path<String>) -> Json<Value> {
+    Json(json!({ "media": sb.instagram_media(&ig_id) }))
+}
+
+#[derive(Deserialize)]
+struct Link {
+    page_id: String,
+    linked: bool,
+}
+
+async fn instagram_link(State(sb): State<Sandbox>, Json(body): Json<Link>) -> StatusCode {
+    sb.set_instagram_linked(&body.page_id, body.linked);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct MediaPerDay {
+    ig_id: String,
+    per_day: Option<u32>,
+}
+
+async fn instagram_media_per_day(State(sb): State<Sandbox>, Json(body): Json<MediaPerDay>) -> StatusCode {
+    sb.set_instagram_media_per_day(&body.ig_id, body.per_day);
+    StatusCode::NO_CONTENT
 }

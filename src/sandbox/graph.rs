@@ -8,10 +8,11 @@ use serde_json::json;
 
 use super::fault::Fault;
 use super::fields::{base_name, expansion, split_fields};
+use super::instagram_account as ig;
 use super::reply::{self, Body, Reply};
 use super::request::{Caller, Params, Request};
 use super::state::{Revoked, TokenKind};
-use super::{Sandbox, insights, oauth, posts};
+use super::{Sandbox, insights, instagram, oauth, posts};
 
 pub(crate) async fn handle(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let params: Params = uri
@@ -129,6 +130,11 @@ impl Sandbox {
         self.check_proof(token, params)?;
         let fault = target.map(|t| self.state().take_fault(t)).unwrap_or_default();
         let kind = self.token_kind(token);
+        // Calls to an Instagram account: its own faults, bucket (BUC type `instagram`) and 80002.
+        let ig_target = target.filter(|t| ig::is_instagram_id(t));
+        if let Some(r) = ig_target.and_then(|ig| ig::fault_reply(&fault, ig)) {
+            return Err(r);
+        }
         match fault {
             Fault::None => {}
             Fault::Slow(delay) => tokio::time::sleep(delay).await,
@@ -155,17 +161,28 @@ impl Sandbox {
         }
         let kind = kind?;
         let (bucket, page_bucket) = match &kind {
-            TokenKind::Page { page_id, .. } => (page_id.clone(), true),
+            TokenKind::Page { page_id, .. } => (ig_target.unwrap_or(page_id.as_str()).to_string(), true),
             TokenKind::User { user_id } => (format!("user:{user_id}"), false),
             TokenKind::App => ("app".to_string(), false),
         };
         let hit = self.state().hit_bucket(&bucket);
+        let regain = if hit.limited { hit.regain_minutes } else { 0 };
+        if let Some(ig) = ig_target.filter(|_| page_bucket) {
+            if hit.limited {
+                return Err(ig::rate_limited(ig, hit.pct, regain));
+            }
+            let header = (hit.pct > 0).then(|| ("x-business-use-case-usage", ig::usage(ig, hit.pct, 0)));
+            return Ok((
+                Caller {
+                    token: token.to_string(),
+                    kind,
+                },
+                header,
+            ));
+        }
         let header = match (page_bucket, hit.pct) {
             (_, 0) => None,
-            (true, pct) => Some((
-                "x-business-use-case-usage",
-                buc_usage(&bucket, pct, if hit.limited { hit.regain_minutes } else { 0 }),
-            )),
+            (true, pct) => Some(("x-business-use-case-usage", buc_usage(&bucket, pct, regain))),
             (false, pct) => Some(("x-app-usage", app_usage(pct))),
         };
         if hit.limited {
@@ -234,6 +251,7 @@ impl Sandbox {
                 TokenKind::Page { page_id, .. } => self.page_edge(page_id, edge, &[], req),
                 _ => reply::nonexisting_field(edge, "User"),
             },
+            [id, rest @ ..] if ig::is_instagram_id(id) => instagram::answer(self, id, rest, req),
             [id] => self.page_node(id, req),
             [id, edge, rest @ ..] => self.page_edge(id, edge, rest, req),
             [] => reply::bad_parameter("(#100) Missing object id"),
@@ -317,7 +335,12 @@ impl Sandbox {
                 "followers_count" | "fan_count" => json!(insights::values_for_day(self, n, &page_id, today).followers),
                 "category" => json!("Agente inmobiliario"),
                 "link" => json!(format!("https://www.facebook.com/{page_id}")),
-                "instagram_business_account" => continue,
+                f if base_name(f) == "instagram_business_account" => {
+                    match instagram::discovery(self, &page_id, field) {
+                        Some(account) => account,
+                        None => continue,
+                    }
+                }
                 _ => match self.expanded_edge(n, &page_id, field, req) {
                     Ok(Some(value)) => value,
                     Ok(None) => continue,

@@ -11,6 +11,12 @@ mod fault;
 mod fields;
 mod graph;
 mod insights;
+mod instagram;
+mod instagram_account;
+mod instagram_data;
+mod instagram_insights;
+mod instagram_media;
+mod instagram_truth;
 mod oauth;
 mod posts;
 mod realism;
@@ -25,6 +31,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use fault::Fault;
+pub use instagram_truth::{InstagramDayTruth, InstagramMediaTruth, SeededInstagram};
 pub use realism::{PostsPaging, Realism};
 pub use state::{PageState, Revoked, SeededPage};
 
@@ -365,6 +372,12 @@ pub async fn run_cli(listen: SocketAddr, opts: SandboxOptions) -> anyhow::Result
             page.agent_name, page.page_id, state, page.page_token
         );
     }
+    for ig in sandbox.instagram_accounts() {
+        println!(
+            "instagram {:<17} @{:<32} {:>6} seguidores (página {})",
+            ig.ig_id, ig.username, ig.followers_count, ig.page_id
+        );
+    }
     let faults = sandbox.state().faults.clone();
     for (page_id, fault) in faults {
         println!("falla inyectada: {page_id} = {fault}");
@@ -374,7 +387,9 @@ pub async fn run_cli(listen: SocketAddr, opts: SandboxOptions) -> anyhow::Result
         "Realismo: {}",
         serde_json::to_string(&sandbox.realism()).unwrap_or_default()
     );
-    println!("Control: GET/POST http://{addr}/__sandbox/{{pages,calls,faults,today,now,realism,limit,login}}");
+    println!(
+        "Control: GET/POST http://{addr}/__sandbox/{{pages,calls,faults,today,now,realism,limit,login,instagram}}"
+    );
     sandbox.serve(listener).await?;
     Ok(())
 }

@@ -39,6 +39,9 @@ pub struct Realism {
     pub reduce_data_above: Option<u32>,
     /// Metrics Meta has retired now: every request naming one fails whole with (#100).
     pub retired_metrics: BTreeSet<String>,
+    /// Instagram account insights for a Pacific day exist only from the day's end plus this many
+    /// hours (Meta: "up to 48 h"); 0 = as soon as the day ends.
+    pub instagram_lag_hours: u32,
 }
 
 impl Default for Realism {
@@ -49,6 +52,7 @@ impl Default for Realism {
             paging: PostsPaging::Cursors,
             reduce_data_above: None,
             retired_metrics: BTreeSet::new(),
+            instagram_lag_hours: 30,
         }
     }
 }
@@ -59,6 +63,7 @@ impl Realism {
         Realism {
             insights_lag_hours: None,
             post_growth: false,
+            instagram_lag_hours: 0,
             ..Realism::default()
         }
     }
@@ -79,6 +84,16 @@ impl Realism {
             // Day D is published at Pacific midnight ending D, plus the lag.
             Some(lag) => pacific_day(now - Duration::hours(i64::from(lag))) - Duration::days(1),
         }
+    }
+
+    /// Whether Instagram has produced a window ending at `end` by `now` (`instagram_lag_hours`).
+    pub fn instagram_ready(&self, end: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        end + Duration::hours(i64::from(self.instagram_lag_hours)) <= now
+    }
+
+    /// Whether `metric` of Instagram was retired with the knob (`instagram:{metric}`).
+    pub fn instagram_retired(&self, metric: &str) -> bool {
+        self.retired_metrics.contains(&format!("instagram:{metric}"))
     }
 
     /// Share (0–1] of a post's final lifetime totals reached `age` after publishing: about 30 % at

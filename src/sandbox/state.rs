@@ -1,6 +1,6 @@
 //! The sandbox's mutable world: Pages, users, tokens, faults, counters and rate buckets.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -148,6 +148,10 @@ pub(crate) struct State {
     pub login_page: Option<String>,
     pub login_denied: bool,
     pub next_page_number: u64,
+    /// Pages whose seeded Instagram account was unlinked with the knob.
+    pub instagram_unlinked: HashSet<String>,
+    /// Instagram accounts told to publish a fixed number of media a day.
+    pub instagram_media_per_day: HashMap<String, u32>,
 }
 
 /// The user who manages every Page, like an office manager with a role on each agent's Page.
@@ -217,7 +221,9 @@ impl State {
 
     pub fn count_call(&mut self, page_id: Option<&str>) {
         self.calls += 1;
-        if let Some(p) = page_id.filter(|p| self.page_index.contains_key(*p)) {
+        // Instagram calls count under the account id (`calls_for(ig_id)`), Page calls under the Page.
+        let known = |p: &str| self.page_index.contains_key(p) || super::instagram_data::page_number(p).is_some();
+        if let Some(p) = page_id.filter(|p| known(p)) {
             *self.calls_by_page.entry(p.to_string()).or_default() += 1;
         }
     }
