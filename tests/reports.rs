@@ -12,7 +12,7 @@ use std::time::Duration;
 use chat_support::*;
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use pulso::chat::text::to_console;
-use pulso::domain::{DateRange, JobStatus};
+use pulso::domain::{DateRange, InstagramDaily, InstagramMedia, JobStatus, MediaKind};
 use pulso::reports::Reports;
 use pulso::sync::{Clock, JobReport, SyncEvent};
 use tokio::sync::broadcast;
@@ -64,6 +64,35 @@ async fn an_admins_first_sync_posts_the_completion_the_week_and_the_month_to_the
         .record_rate_limit_hit(october_hour, 200, october_hour)
         .await
         .unwrap();
+
+    // Two agents with Instagram days and media in the week that will be summarised and the one before.
+    for (i, id) in office.agents.iter().take(2).enumerate() {
+        let rows: Vec<InstagramDaily> = DateRange::new(d(11, 9), d(11, 22))
+            .iter_days()
+            .map(|day| InstagramDaily {
+                views: Some(1000 + 100 * i as i64 + day.day() as i64),
+                reach: Some(500),
+                media: Some(1),
+                ..InstagramDaily::new(day)
+            })
+            .collect();
+        office.store.upsert_instagram_daily(*id, &rows, Utc::now()).await.unwrap();
+        let media = InstagramMedia {
+            media_id: format!("1800{i}"),
+            created_at: Utc.with_ymd_and_hms(2026, 11, 18, 18, i as u32, 0).unwrap(),
+            kind: if i == 0 { MediaKind::Reel } else { MediaKind::Carousel },
+            excerpt: format!("Casa frente al mar {i}"),
+            permalink: None,
+            likes: Some(10),
+            comments: Some(2),
+            views: Some(300),
+            reach: Some(200),
+            saves: None,
+            shares: None,
+            total_interactions: Some(20 + i as i64),
+        };
+        office.store.upsert_instagram_media(*id, &[media], Utc::now()).await.unwrap();
+    }
 
     let bot = TelegramBot::start(office.core.clone(), Some(Duration::from_millis(50))).await;
     let reports = Arc::new(Reports::new(
@@ -121,6 +150,43 @@ async fn an_admins_first_sync_posts_the_completion_the_week_and_the_month_to_the
     // The seeded agents keep their order week to week, the last one leading.
     assert!(weekly_text.contains("🥇 Fausto Ortega"), "{weekly_text}");
     assert!(!weekly_text.contains("Más subió"), "nobody moved: {weekly_text}");
+    // The week's Instagram: team views as stored, the most engaging media first, with its owner.
+    let mut ig_views = 0;
+    for id in office.agents.iter().take(2) {
+        let days = office.store.instagram_daily(*id, week).await.unwrap();
+        ig_views += days.iter().filter_map(|d| d.views).sum::<i64>();
+    }
+    assert!(weekly_text.contains("Instagram del equipo"), "{weekly_text}");
+    assert!(
+        weekly_text.contains(&format!("👁️ Visualizaciones: {} (", dotted(ig_views))),
+        "{weekly_text}"
+    );
+    let tz: chrono_tz::Tz = TZ.parse().unwrap();
+    let start = |day: NaiveDate| {
+        tz.from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let top = office
+        .store
+        .top_instagram_media(None, start(week.from), start(week.to + chrono::Duration::days(1)), 3)
+        .await
+        .unwrap();
+    assert_eq!(top.len(), 2);
+    for (n, m) in top.iter().enumerate() {
+        let owner = office.agents.iter().position(|id| *id == m.agent_id).unwrap();
+        let line = format!(
+            "{}. {} · {} · «{}» · {} interacciones · {} visualizaciones · {}",
+            n + 1,
+            m.media.created_at.format("%d/%m"),
+            m.media.kind.label(),
+            m.media.excerpt,
+            m.media.engagement(),
+            m.media.views.unwrap(),
+            agent_name(owner)
+        );
+        assert!(weekly_text.contains(&line), "«{line}»: {weekly_text}");
+    }
 
     let monthly_text = &texts[monthly];
     let october = DateRange::new(d(10, 1), d(10, 31));

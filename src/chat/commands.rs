@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::domain::Period;
+use crate::domain::{Network, Period};
 
 /// Who a command is meant for (drives `/ayuda`, the Telegram menu and Discord registration; the
 /// actual check is `access` in `permissions.rs`).
@@ -37,8 +37,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "ranking",
-        usage: "/ranking [hoy|semana|mes|6meses]",
-        description: "Ranking del equipo por puntuación (agentes: tu puesto)",
+        usage: "/ranking [hoy|semana|mes|6meses] [facebook|instagram|total]",
+        description: "Ranking del equipo por puntuación en Facebook, Instagram o ambas (agentes: tu puesto)",
         audience: Audience::AdminsAndAgents,
     },
     CommandSpec {
@@ -74,7 +74,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "agentes",
         usage: "/agentes",
-        description: "Agentes y estado de su conexión con Facebook",
+        description: "Agentes, su conexión con Facebook y su cuenta de Instagram",
         audience: Audience::Admins,
     },
     CommandSpec {
@@ -143,6 +143,8 @@ pub enum Command {
     },
     Ranking {
         period: Period,
+        /// Facebook by default.
+        network: Network,
     },
     Resumen {
         period: Period,

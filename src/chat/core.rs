@@ -353,7 +353,7 @@ impl ChatCore {
         match cmd {
             C::MisMetricas { period, chart } => self.card(scope, None, period, chart).await,
             C::Metricas { agent, period, chart } => self.card(scope, Some(&agent), period, chart).await,
-            C::Ranking { period } => self.ranking(scope, period).await,
+            C::Ranking { period, network } => self.ranking(scope, period, network).await,
             C::Resumen { period } => self.resumen(period).await,
             C::Exportar { period } => self.exportar(scope, period).await,
             C::Estado => self.estado().await,

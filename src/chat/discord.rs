@@ -36,7 +36,7 @@ use super::core::{Caller, ChatCore, ChatKind, Platform, Reply, Visibility, link_
 use super::progress::{ChatAddress, DEFAULT_DEBOUNCE, EditError, ProgressSink, follow};
 use super::text::{split_chunks, to_discord_markdown};
 use crate::config::Config;
-use crate::domain::{AgentId, Period};
+use crate::domain::{AgentId, Network, Period};
 use crate::ports::{Attachment, Button, OutMessage, Outbox, StatusHook};
 
 /// Characters of marker text per message: Discord allows 2,000 and escaping can double a text.
@@ -47,12 +47,13 @@ pub const INTERACTION_USE: Duration = Duration::from_secs(14 * 60);
 const EPHEMERAL: u64 = 64;
 
 /// Slash-command options, in the order their values are put back into a command line.
-const OPTION_ORDER: [&str; 7] = [
+const OPTION_ORDER: [&str; 8] = [
     "agente",
     "codigo",
     "alerta",
     "duracion",
     "periodo",
+    "red",
     "confirmar",
     "grafico",
 ];
@@ -77,7 +78,15 @@ fn options_of(name: &str) -> Vec<CreateCommandOption> {
             periodo(),
             flag("grafico", "Incluir la gráfica de tendencia"),
         ],
-        "ranking" | "resumen" | "exportar" => vec![periodo()],
+        "ranking" => vec![periodo(), {
+            let mut o = CreateCommandOption::new(CommandOptionType::String, "red", "facebook, instagram o total")
+                .required(false);
+            for n in [Network::Facebook, Network::Instagram, Network::Total] {
+                o = o.add_string_choice(n.label(), n.keyword());
+            }
+            o
+        }],
+        "resumen" | "exportar" => vec![periodo()],
         "vincular" => vec![string("codigo", "El código que te dio tu admin", true)],
         "silenciar" => vec![
             string("alerta", "Nombre de la alerta (ver /alertas)", true),

@@ -9,7 +9,7 @@ use super::replies::{self, kpi_line, score};
 use super::text::{bold, plain};
 use crate::charts::{self, RankingChart, TeamChart, TrendChart};
 use crate::domain::freshness::footer;
-use crate::domain::{Agent, AgentId, DateRange, Freshness, Period, RankedAgent, find_by_name, kpi_lines};
+use crate::domain::{Agent, AgentId, DateRange, Freshness, Network, Period, RankedAgent, find_by_name, kpi_lines};
 use crate::export::{ExportRow, metrics_csv, top_posts_text};
 use crate::ports::Attachment;
 
@@ -81,13 +81,16 @@ impl ChatCore {
             self.day_start_utc(range.from),
             self.day_start_utc(range.to + Days::days(1)),
         );
-        let (card, posts) = tokio::join!(
+        let (card, posts, instagram) = tokio::join!(
             self.inner.queries.agent_card(&agent, period, now),
-            self.inner.store.top_posts(Some(agent.id), from, to, TOP_POSTS)
+            self.inner.store.top_posts(Some(agent.id), from, to, TOP_POSTS),
+            // Only this card's agent: the scope already decided whose card it is.
+            super::instagram::card_block(self.inner.store.as_ref(), &agent, range, now, self.inner.tz)
         );
         let (card, posts) = (card?, posts?);
+        let instagram = super::instagram::or_unreadable(instagram);
         let posts: Vec<_> = posts.iter().map(|p| &p.post).collect();
-        let mut text = replies::card_text(&card, &posts, now);
+        let mut text = replies::card_text(&card, &posts, instagram.as_deref(), now);
         let attachment = if chart {
             let current = self.inner.store.daily_metrics(agent.id, card.range).await?;
             let previous = self.inner.store.daily_metrics(agent.id, card.range.previous()).await?;
@@ -126,27 +129,45 @@ impl ChatCore {
     }
 
     /// `/ranking`: admins get the chart and the top list; an agent gets only their own position.
-    pub(crate) async fn ranking(&self, scope: &Scope, period: Period) -> Result<Reply, Fail> {
+    /// `network` picks the score: Facebook's, Instagram's or their sum.
+    pub(crate) async fn ranking(&self, scope: &Scope, period: Period, network: Network) -> Result<Reply, Fail> {
         let now = self.now();
         let view = self.inner.queries.team_view(period, now).await?;
-        let range_label = view.range.label();
+        let ranked = super::instagram::ranked_by_network(
+            self.inner.store.as_ref(),
+            &view.ranked,
+            &view.agents,
+            view.range,
+            network,
+        )
+        .await?;
+        let range_label = match network {
+            Network::Facebook => view.range.label(),
+            n => format!("{} · {}", view.range.label(), n.label()),
+        };
+        let suffix = match network {
+            Network::Facebook => String::new(),
+            n => format!(" · {}", n.label()),
+        };
         let foot = footer(team_last_sync(&view.agents), now);
         match scope {
             Scope::Own(agent) => {
-                let title = format!("Tu posición · {}", period.label());
-                let text = match view.ranked.iter().find(|r| r.agent_id == agent.id) {
-                    Some(me) => {
-                        replies::own_position_text(&title, &range_label, me.position, view.ranked.len(), me.score)
-                    }
+                let title = format!("Tu posición · {}{suffix}", period.label());
+                let text = match ranked.iter().find(|r| r.agent_id == agent.id) {
+                    Some(me) => replies::own_position_text(&title, &range_label, me.position, ranked.len(), me.score),
+                    None if network == Network::Instagram => format!(
+                        "🏆 {}\nNo tienes una cuenta de Instagram vinculada a tu página: no apareces en este ranking.",
+                        bold(&title)
+                    ),
                     None => format!("🏆 {}\nTodavía no apareces en el ranking.", bold(&title)),
                 };
                 // The agent's own freshness, not the team's.
                 let foot = footer(agent.last_synced_at, now);
                 // Their bar highlighted among nameless ones (the top 20 and theirs past 25 agents).
-                let attachment = if view.ranked.iter().any(|r| r.agent_id == agent.id) {
-                    let ranked = anonymous_except(&view.ranked, agent.id);
+                let attachment = if ranked.iter().any(|r| r.agent_id == agent.id) {
+                    let ranked = anonymous_except(&ranked, agent.id);
                     let age = agent.last_synced_at.map(|t| crate::domain::hace(t, now));
-                    self.ranking_chart(title.clone(), view.range, ranked, Some(agent.id), age, period)
+                    self.ranking_chart(title.clone(), view.range, ranked, Some(agent.id), age, period, network)
                         .await
                 } else {
                     None
@@ -160,11 +181,12 @@ impl ChatCore {
                 })
             }
             _ => {
-                let title = format!("Ranking · {}", period.label());
-                let text = replies::ranking_text(&title, &range_label, &view.ranked, view.average_score, RANKING_LINES);
+                let title = format!("Ranking · {}{suffix}", period.label());
+                let average = crate::domain::ranking::average_score(&ranked);
+                let text = replies::ranking_text(&title, &range_label, &ranked, average, RANKING_LINES);
                 let age = team_last_sync(&view.agents).map(|t| crate::domain::hace(t, now));
                 let attachment = self
-                    .ranking_chart(title, view.range, view.ranked.clone(), None, age, period)
+                    .ranking_chart(title, view.range, ranked, None, age, period, network)
                     .await;
                 Ok(Reply {
                     text: format!("{text}\n{foot}"),
@@ -177,7 +199,12 @@ impl ChatCore {
         }
     }
 
-    /// The ranking PNG, drawn off the runtime; None (logged) when drawing failed.
+    /// The ranking PNG, drawn off the runtime; None (logged) when drawing failed. `ranked` carries
+    /// the chosen network's scores.
+    // Seam for the charts helper: a stacked Facebook + Instagram variant for `Network::Total`
+    // plugs in here (same title, range, highlight and anonymised rows); today every network draws
+    // the single-bar ranking chart with its own scores.
+    #[allow(clippy::too_many_arguments)]
     async fn ranking_chart(
         &self,
         title: String,
@@ -186,7 +213,12 @@ impl ChatCore {
         highlight: Option<AgentId>,
         data_age: Option<String>,
         period: Period,
+        network: Network,
     ) -> Option<Attachment> {
+        let file_name = match network {
+            Network::Facebook => format!("ranking_{}.png", period.keyword()),
+            n => format!("ranking_{}_{}.png", n.keyword(), period.keyword()),
+        };
         let rendered = charts::render_off_runtime(move || {
             charts::ranking_png(&RankingChart {
                 title: &title,
@@ -198,7 +230,7 @@ impl ChatCore {
         })
         .await;
         match rendered {
-            Ok(p) => Some(png(format!("ranking_{}.png", period.keyword()), p)),
+            Ok(p) => Some(png(file_name, p)),
             Err(e) => {
                 tracing::error!(error = %e, "no se pudo dibujar el ranking");
                 None
@@ -270,6 +302,9 @@ impl ChatCore {
         out.push(bold("📝 Publicaciones destacadas"));
         let posts: Vec<_> = posts.into_iter().map(|p| p.post).collect();
         out.push(top_posts_text(&posts.iter().collect::<Vec<_>>()));
+        let instagram =
+            super::instagram::team_instagram(self.inner.store.as_ref(), &view.agents, view.range, self.inner.tz).await;
+        out.extend(super::instagram::team_section(instagram));
         out.push(footer(team_last_sync(&view.agents), now));
 
         let daily = self.inner.store.team_daily(view.range).await?;

@@ -154,12 +154,16 @@ impl ChatCore {
         for a in &agents {
             out.push(replies::freshness_line(&a.name, a.last_synced_at, now));
         }
+        if !agents.is_empty() {
+            out.extend(super::instagram::estado_lines(&agents, now, self.inner.tz));
+        }
         out.push(footer(team_last_sync(&agents), now));
         Ok(Reply::text(out.join("\n"), Visibility::Public))
     }
 
     /// `/agentes`: every agent with their Facebook connection status.
     pub(crate) async fn agentes(&self) -> Result<Reply, Fail> {
+        let now = self.now();
         let agents = self.inner.store.agents().await?;
         let mut out = vec![format!("👥 {}", bold(&format!("Agentes ({})", agents.len())))];
         if agents.is_empty() {
@@ -176,7 +180,12 @@ impl ChatCore {
                 .as_deref()
                 .map(|r| format!(" ({})", plain(r)))
                 .unwrap_or_default();
-            out.push(format!("{} · {}{page}{reason}", a.status.label(), plain(&a.name)));
+            let instagram = super::instagram::agent_suffix(a, now, self.inner.tz);
+            out.push(format!(
+                "{} · {}{page}{reason}{instagram}",
+                a.status.label(),
+                plain(&a.name)
+            ));
         }
         Ok(Reply::text(out.join("\n"), Visibility::Public))
     }

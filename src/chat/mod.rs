@@ -27,6 +27,7 @@ pub mod delivery;
 pub mod discord;
 mod handlers;
 mod handlers_admin;
+pub mod instagram;
 pub mod outbox;
 mod parse;
 pub mod permissions;

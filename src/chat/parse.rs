@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::commands::{Command, ConnectStep, ParseOutcome, usage_of};
-use crate::domain::Period;
+use crate::domain::{Network, Period};
 
 /// Longest message the parser looks at; anything longer is refused before any work is done.
 pub const MAX_INPUT_CHARS: usize = 1000;
@@ -86,6 +86,29 @@ fn period_and_chart(name: &str, args: &[&str], default: Period, allow_chart: boo
     Ok((period.unwrap_or(default), chart))
 }
 
+/// `/ranking`'s optional period (default month) and network (default Facebook), in either order.
+fn period_and_network(name: &str, args: &[&str]) -> Result<(Period, Network), String> {
+    let mut period = None;
+    let mut network = None;
+    for a in args {
+        match (Period::parse(a), Network::parse(a)) {
+            (Ok(p), _) if period.is_none() => period = Some(p),
+            (_, Some(n)) if network.is_none() => network = Some(n),
+            (Ok(_), _) | (_, Some(_)) => return Err(invalid(name, format!("Sobra «{}»", shown(a)))),
+            (Err(_), None) => {
+                return Err(invalid(
+                    name,
+                    format!(
+                        "No entiendo «{}»: indica un periodo (hoy, semana, mes o 6meses) y, si quieres, una red (facebook, instagram o total)",
+                        shown(a)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok((period.unwrap_or(Period::Month), network.unwrap_or_default()))
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -163,9 +186,10 @@ fn parse_args(name: &str, args: &[&str]) -> Result<Command, String> {
                 chart,
             }
         }
-        "ranking" => Command::Ranking {
-            period: period_and_chart(name, args, Period::Month, false)?.0,
-        },
+        "ranking" => {
+            let (period, network) = period_and_network(name, args)?;
+            Command::Ranking { period, network }
+        }
         "resumen" => Command::Resumen {
             period: period_and_chart(name, args, Period::Month, false)?.0,
         },
@@ -329,7 +353,13 @@ mod tests {
                 chart: false
             }
         );
-        assert_eq!(cmd("/ranking"), Command::Ranking { period: Period::Month });
+        assert_eq!(
+            cmd("/ranking"),
+            Command::Ranking {
+                period: Period::Month,
+                network: Network::Facebook
+            }
+        );
         assert_eq!(cmd("/RESUMEN 7d"), Command::Resumen { period: Period::Week });
         assert_eq!(
             cmd("/exportar@pulsobot 180d"),
@@ -394,6 +424,31 @@ mod tests {
                 code: "ABCD2345".into()
             }
         );
+    }
+
+    #[test]
+    fn ranking_takes_period_and_network_in_either_order() {
+        let expected = Command::Ranking {
+            period: Period::Week,
+            network: Network::Instagram,
+        };
+        assert_eq!(cmd("/ranking semana instagram"), expected);
+        assert_eq!(cmd("/ranking Instagram 7d"), expected);
+        assert_eq!(
+            cmd("/ranking total"),
+            Command::Ranking {
+                period: Period::Month,
+                network: Network::Total
+            }
+        );
+        let e = err("/ranking mes tiktok");
+        assert!(e.contains("No entiendo «tiktok»"), "{e}");
+        assert!(
+            e.contains("Uso: /ranking [hoy|semana|mes|6meses] [facebook|instagram|total]"),
+            "{e}"
+        );
+        assert!(err("/ranking mes semana").contains("Sobra «semana»"));
+        assert!(err("/ranking instagram total").contains("Sobra «total»"));
     }
 
     #[test]

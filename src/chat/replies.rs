@@ -44,8 +44,9 @@ pub fn kpi_line(line: &KpiLine) -> String {
 }
 
 /// The KPI card of one agent: title with period and dates, all 11 KPIs with Δ%, score, the period's
-/// most engaging posts (`top_posts`, best first) and the footer.
-pub fn card_text(card: &AgentCard, top_posts: &[&Post], now: DateTime<Utc>) -> String {
+/// most engaging posts (`top_posts`, best first), the Instagram block when the agent has an account
+/// (see `chat::instagram::card_block`) and the footer.
+pub fn card_text(card: &AgentCard, top_posts: &[&Post], instagram: Option<&str>, now: DateTime<Utc>) -> String {
     let mut out = vec![
         format!(
             "📊 {}",
@@ -69,6 +70,7 @@ pub fn card_text(card: &AgentCard, top_posts: &[&Post], now: DateTime<Utc>) -> S
     out.push(String::new());
     out.push(bold("📝 Publicaciones destacadas"));
     out.push(crate::export::top_posts_text(top_posts));
+    out.extend(instagram.map(str::to_string));
     out.push(footer(card.agent.last_synced_at, now));
     out.join("\n")
 }
@@ -274,6 +276,9 @@ pub fn help_text(identity: &Identity) -> String {
     out.push(bold("Periodos"));
     out.push("hoy · semana (7d) · mes (30d) · 6meses (180d). Los cambios (Δ %) comparan con el periodo anterior de la misma duración.".into());
     out.push(String::new());
+    out.push(bold("Ranking por red"));
+    out.push("/ranking mes instagram — la red va después o antes del periodo: facebook (por defecto), instagram o total (la suma de las dos puntuaciones).".into());
+    out.push(String::new());
     out.push(bold("Métricas"));
     out.extend(
         [
@@ -290,6 +295,9 @@ pub fn help_text(identity: &Identity) -> String {
         ]
         .map(|s| format!("• {s}")),
     );
+    out.push(String::new());
+    out.push(bold("Métricas de Instagram"));
+    out.extend(crate::domain::card_instagram::instagram_help_lines());
     out.join("\n")
 }
 

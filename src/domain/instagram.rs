@@ -231,6 +231,15 @@ impl Network {
         }
     }
 
+    /// The word `/ranking` takes.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Network::Facebook => "facebook",
+            Network::Instagram => "instagram",
+            Network::Total => "total",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Network::Facebook => "Facebook",
@@ -262,6 +271,96 @@ pub const MEDIA_METRICS: &[(&str, &str)] = &[
     ("shares", "veces compartido"),
     ("total_interactions", "interacciones totales"),
 ];
+
+/// The two periods' days restricted, metric by metric, to the days known in both (the day at the
+/// same offset from each period's start), like [`crate::domain::shared_known_days`] for the Page:
+/// a Δ % never compares a day Instagram has not published (up to 48 h late) against one it has.
+/// Days present in one period only keep no metric.
+pub fn shared_instagram_days(
+    current: &[InstagramDaily],
+    current_from: NaiveDate,
+    previous: &[InstagramDaily],
+    previous_from: NaiveDate,
+) -> (Vec<InstagramDaily>, Vec<InstagramDaily>) {
+    use std::collections::HashMap;
+    let index = |days: &[InstagramDaily], from: NaiveDate| -> HashMap<i64, InstagramDaily> {
+        days.iter().map(|d| ((d.date - from).num_days(), d.clone())).collect()
+    };
+    let (cur, prev) = (index(current, current_from), index(previous, previous_from));
+    let mask = |mine: &HashMap<i64, InstagramDaily>, other: &HashMap<i64, InstagramDaily>| {
+        let mut out: Vec<InstagramDaily> = mine
+            .iter()
+            .map(|(offset, day)| {
+                let twin = other.get(offset).cloned().unwrap_or_default();
+                let keep = |v: Option<i64>, t: Option<i64>| v.filter(|_| t.is_some());
+                InstagramDaily {
+                    date: day.date,
+                    followers: keep(day.followers, twin.followers),
+                    new_followers: keep(day.new_followers, twin.new_followers),
+                    views: keep(day.views, twin.views),
+                    reach: keep(day.reach, twin.reach),
+                    accounts_engaged: keep(day.accounts_engaged, twin.accounts_engaged),
+                    total_interactions: keep(day.total_interactions, twin.total_interactions),
+                    likes: keep(day.likes, twin.likes),
+                    comments: keep(day.comments, twin.comments),
+                    shares: keep(day.shares, twin.shares),
+                    saves: keep(day.saves, twin.saves),
+                    profile_links_taps: keep(day.profile_links_taps, twin.profile_links_taps),
+                    media: keep(day.media, twin.media),
+                    account_read_at: day.account_read_at,
+                }
+            })
+            .collect();
+        out.sort_by_key(|d| d.date);
+        out
+    };
+    (mask(&cur, &prev), mask(&prev, &cur))
+}
+
+/// How many of the range's latest days (counting back from `to`) have no account insights yet:
+/// Instagram publishes a day up to 48 h late, so a period's newest days are often unknown.
+pub fn trailing_unknown_days(days: &[InstagramDaily], from: NaiveDate, to: NaiveDate) -> i64 {
+    let known: std::collections::HashSet<NaiveDate> = days
+        .iter()
+        .filter(|d| d.has_account_metrics())
+        .map(|d| d.date)
+        .collect();
+    let mut missing = 0;
+    let mut day = to;
+    while day >= from && !known.contains(&day) {
+        missing += 1;
+        day -= chrono::Duration::days(1);
+    }
+    missing
+}
+
+impl InstagramTotals {
+    /// The sum of several accounts' totals (a team): sums of the known values, followers summed
+    /// over the accounts whose count is known; day counters added.
+    pub fn add(&mut self, other: &InstagramTotals) {
+        self.followers = add_known(self.followers, other.followers);
+        self.new_followers = add_known(self.new_followers, other.new_followers);
+        self.views = add_known(self.views, other.views);
+        self.reach = add_known(self.reach, other.reach);
+        self.accounts_engaged = add_known(self.accounts_engaged, other.accounts_engaged);
+        self.total_interactions = add_known(self.total_interactions, other.total_interactions);
+        self.likes = add_known(self.likes, other.likes);
+        self.comments = add_known(self.comments, other.comments);
+        self.shares = add_known(self.shares, other.shares);
+        self.saves = add_known(self.saves, other.saves);
+        self.profile_links_taps = add_known(self.profile_links_taps, other.profile_links_taps);
+        self.media = add_known(self.media, other.media);
+        self.days_with_data += other.days_with_data;
+        self.views_days += other.views_days;
+        self.reach_days += other.reach_days;
+        self.interactions_days += other.interactions_days;
+    }
+
+    /// Whether any number of the period is known.
+    pub fn has_data(&self) -> bool {
+        self.days_with_data > 0
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -306,5 +405,30 @@ mod tests {
         assert_eq!(Network::parse("Instagram"), Some(Network::Instagram));
         assert_eq!(Network::parse("total"), Some(Network::Total));
         assert_eq!(Network::parse("tiktok"), None);
+    }
+
+    #[test]
+    fn shared_days_drop_what_the_other_period_does_not_know() {
+        let cur = [
+            InstagramDaily {
+                views: Some(10),
+                reach: Some(5),
+                ..InstagramDaily::new(day(8))
+            },
+            InstagramDaily {
+                views: Some(20),
+                ..InstagramDaily::new(day(9))
+            },
+        ];
+        let prev = [InstagramDaily {
+            views: Some(7),
+            ..InstagramDaily::new(day(1))
+        }];
+        let (c, p) = shared_instagram_days(&cur, day(8), &prev, day(1));
+        let (c, p) = (InstagramTotals::from_days(&c), InstagramTotals::from_days(&p));
+        assert_eq!((c.views, c.reach), (Some(10), None));
+        assert_eq!(p.views, Some(7));
+        assert_eq!(trailing_unknown_days(&cur, day(8), day(11)), 2);
+        assert_eq!(trailing_unknown_days(&[], day(8), day(11)), 4);
     }
 }

@@ -1,6 +1,7 @@
 use serde::Serialize;
 
 use super::agent::AgentId;
+use super::instagram::{InstagramTotals, Network, instagram_score};
 use super::metrics::AgentTotals;
 
 /// The seed's composite score: posts×10 + impressions/1000 + reach/500 + link clicks×5. Views and
@@ -11,6 +12,17 @@ pub fn performance_score(t: &AgentTotals) -> f64 {
         + t.impressions.unwrap_or(0) as f64 / 1000.0
         + t.reach.unwrap_or(0) as f64 / 500.0
         + t.link_clicks as f64 * 5.0
+}
+
+/// An agent's score on `network`: [`performance_score`] for Facebook, [`instagram_score`] for
+/// Instagram (None: no Instagram numbers, scores 0), their sum for the total.
+pub fn network_score(network: Network, facebook: &AgentTotals, instagram: Option<&InstagramTotals>) -> f64 {
+    let ig = || instagram.map(instagram_score).unwrap_or(0.0);
+    match network {
+        Network::Facebook => performance_score(facebook),
+        Network::Instagram => ig(),
+        Network::Total => performance_score(facebook) + ig(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,12 +37,21 @@ pub struct RankedAgent {
 
 /// Orders agents by score, highest first; equal scores are ordered by name so the ranking is stable.
 pub fn rank(agents: impl IntoIterator<Item = (AgentId, String, AgentTotals)>) -> Vec<RankedAgent> {
+    rank_scored(agents.into_iter().map(|(id, name, totals)| {
+        let score = performance_score(&totals);
+        (id, name, totals, score)
+    }))
+}
+
+/// Orders agents by a score computed elsewhere (e.g. [`network_score`]), with the same tie rules
+/// as [`rank`]. `totals` stays the agent's Facebook totals.
+pub fn rank_scored(agents: impl IntoIterator<Item = (AgentId, String, AgentTotals, f64)>) -> Vec<RankedAgent> {
     let mut ranked: Vec<RankedAgent> = agents
         .into_iter()
-        .map(|(agent_id, name, totals)| RankedAgent {
+        .map(|(agent_id, name, totals, score)| RankedAgent {
             position: 0,
             agent_id,
-            score: performance_score(&totals),
+            score,
             name,
             totals,
         })
@@ -105,5 +126,19 @@ mod tests {
         let names: Vec<_> = ranked.iter().map(|r| (r.position, r.name.as_str())).collect();
         assert_eq!(names, [(1, "Beto"), (2, "Ana"), (3, "Zoe")]);
         assert!((average_score(&ranked) - (50.0 + 10.0 + 10.0) / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn network_scores_add_up() {
+        let fb = totals(1, 0, 0, 0);
+        let ig = InstagramTotals {
+            media: Some(2),
+            views: Some(3000),
+            ..Default::default()
+        };
+        assert_eq!(network_score(Network::Facebook, &fb, Some(&ig)), 10.0);
+        assert_eq!(network_score(Network::Instagram, &fb, Some(&ig)), 23.0);
+        assert_eq!(network_score(Network::Total, &fb, Some(&ig)), 33.0);
+        assert_eq!(network_score(Network::Instagram, &fb, None), 0.0);
     }
 }

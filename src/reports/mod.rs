@@ -122,7 +122,8 @@ impl Reports {
     async fn weekly(&self, week: DateRange) -> anyhow::Result<OutMessage> {
         let current = self.queries.team_view_of(week).await?;
         let previous = self.queries.team_view_of(week.previous()).await?;
-        let text = text::weekly_text(&current, &previous);
+        let instagram = self.instagram(&current).await?;
+        let text = text::weekly_text(&current, &previous, &instagram);
         let attachment = ranking_chart("Ranking semanal".into(), "ranking_semanal.png", current).await;
         Ok(OutMessage {
             text,
@@ -139,7 +140,8 @@ impl Reports {
             .store
             .api_usage_between(self.start_of(month.from), self.start_of(month.to + Duration::days(1)))
             .await?;
-        let text = text::monthly_text(&current, &previous, &usage);
+        let instagram = self.instagram(&current).await?;
+        let text = text::monthly_text(&current, &previous, &instagram, &usage);
         let title = format!("Ranking de {}", month_label(month.from));
         let attachment = ranking_chart(title, "ranking_mensual.png", current).await;
         Ok(OutMessage {
@@ -147,6 +149,14 @@ impl Reports {
             attachment,
             ..Default::default()
         })
+    }
+
+    /// The Instagram section of a summary of `view`'s range: team totals with Δ %, the best agents
+    /// on Instagram and the top media.
+    /// A failed read leaves a short line instead, so the summary still goes out.
+    async fn instagram(&self, view: &TeamView) -> anyhow::Result<Vec<String>> {
+        let team = crate::chat::instagram::team_instagram(self.store.as_ref(), &view.agents, view.range, self.tz).await;
+        Ok(crate::chat::instagram::team_section(team))
     }
 
     /// Local midnight of `day` in the office's time zone.

@@ -19,19 +19,22 @@ pub fn completion_text(report: &JobReport) -> String {
     )
 }
 
-/// The week that ended against the week before: team KPIs, podium, biggest climb and fall.
-pub fn weekly_text(current: &TeamView, previous: &TeamView) -> String {
+/// The week that ended against the week before: team KPIs, podium, biggest climb and fall, then
+/// the Instagram section (`instagram`, from `chat::instagram::team_instagram_text`; empty: none).
+pub fn weekly_text(current: &TeamView, previous: &TeamView, instagram: &[String]) -> String {
     let mut out = vec![
         format!("📅 {}", bold(&format!("Resumen semanal · {}", current.range.label()))),
         format!("Comparado con la semana anterior ({})", previous.range.label()),
     ];
     out.extend(team_lines(current, previous));
     out.extend(movers(current, previous));
+    out.extend(instagram.iter().cloned());
     out.join("\n")
 }
 
-/// The month that ended against the month before, with the month's use of the Graph API.
-pub fn monthly_text(current: &TeamView, previous: &TeamView, usage: &ApiUsageSummary) -> String {
+/// The month that ended against the month before, its Instagram section (`instagram`, may be
+/// empty), and the month's use of the Graph API.
+pub fn monthly_text(current: &TeamView, previous: &TeamView, instagram: &[String], usage: &ApiUsageSummary) -> String {
     let mut out = vec![
         format!(
             "🗓️ {}",
@@ -44,6 +47,7 @@ pub fn monthly_text(current: &TeamView, previous: &TeamView, usage: &ApiUsageSum
         ),
     ];
     out.extend(team_lines(current, previous));
+    out.extend(instagram.iter().cloned());
     out.push(String::new());
     out.push(bold("🔌 Uso de la API de Facebook"));
     out.extend(usage_lines(usage));
@@ -200,7 +204,7 @@ mod tests {
             16,
             &[(1, "Ana", 1000), (2, "Beto", 6000), (3, "Carla", 8000), (4, "Nadie", 0)],
         );
-        let text = to_console(&weekly_text(&now, &before));
+        let text = to_console(&weekly_text(&now, &before, &[]));
         assert!(text.starts_with("📅 Resumen semanal · 16/11–22/11/2026\n"), "{text}");
         assert!(
             text.contains("Comparado con la semana anterior (09/11–15/11/2026)"),
@@ -225,7 +229,7 @@ mod tests {
     #[test]
     fn a_month_without_syncs_or_data_says_so_plainly() {
         let empty = view(1, &[(1, "Ana", 0)]);
-        let text = to_console(&monthly_text(&empty, &empty, &ApiUsageSummary::default()));
+        let text = to_console(&monthly_text(&empty, &empty, &[], &ApiUsageSummary::default()));
         assert!(text.starts_with("🗓️ Resumen mensual · noviembre de 2026"), "{text}");
         assert!(text.contains("Sin datos de ningún agente en este periodo."), "{text}");
         assert!(text.contains("No hubo sincronizaciones este mes."), "{text}");
