@@ -14,7 +14,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, Utc};
-use pulso::domain::{DailyMetrics, Role};
+use pulso::domain::{DailyMetrics, InstagramAccount, InstagramDaily, InstagramMedia, MediaKind, Role};
 use pulso::store::{NewAgent, PgStore, Store};
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -174,8 +174,9 @@ enum Read {
     All,
 }
 
-/// The documented policy: agents read their own agent row, metrics, rollups, posts and sync jobs;
-/// the admin reads every table but the secrets; anon reads nothing.
+/// The documented policy: agents read their own agent row, metrics (Facebook and Instagram),
+/// rollups, posts, media and sync jobs; the admin reads every table but the secrets; anon reads
+/// nothing.
 fn expected_read(table: &str, who: Who) -> Read {
     let secret = table.starts_with("pulso_private.");
     match who {
@@ -193,18 +194,24 @@ fn expected_read(table: &str, who: Who) -> Read {
 fn owner_column(table: &str) -> Option<&'static str> {
     match table {
         "agents" => Some("id"),
-        "facebook_metrics_daily" | "facebook_metrics_monthly" | "facebook_posts" | "sync_jobs" | "sync_job_items" => {
-            Some("agent_id")
-        }
+        "facebook_metrics_daily"
+        | "facebook_metrics_monthly"
+        | "facebook_posts"
+        | "instagram_metrics_daily"
+        | "instagram_media"
+        | "sync_jobs"
+        | "sync_job_items" => Some("agent_id"),
         _ => None,
     }
 }
 
-const PUBLIC_TABLES: [&str; 12] = [
+const PUBLIC_TABLES: [&str; 14] = [
     "agents",
     "facebook_metrics_daily",
     "facebook_metrics_monthly",
     "facebook_posts",
+    "instagram_metrics_daily",
+    "instagram_media",
     "sync_jobs",
     "sync_job_items",
     "api_rate_limits",
@@ -270,6 +277,33 @@ async fn seed(db: &SupabaseDb) -> Seeded {
             ..Default::default()
         };
         store.upsert_daily_metrics(agent.id, &[day], now).await.unwrap();
+        // Instagram through the store, as the sync writes it.
+        let account = InstagramAccount {
+            id: format!("178414{}", agent.id),
+            username: Some(name.to_lowercase()),
+            followers: Some(120),
+        };
+        store.set_agent_instagram(agent.id, Some(&account), now).await.unwrap();
+        let ig_day = InstagramDaily {
+            views: Some(30),
+            ..InstagramDaily::new(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap())
+        };
+        store.upsert_instagram_daily(agent.id, &[ig_day], now).await.unwrap();
+        let media = InstagramMedia {
+            media_id: format!("1800{}", agent.id),
+            created_at: now,
+            kind: MediaKind::Reel,
+            excerpt: "Casa".into(),
+            permalink: None,
+            likes: Some(3),
+            comments: None,
+            views: None,
+            reach: None,
+            saves: None,
+            shares: None,
+            total_interactions: None,
+        };
+        store.upsert_instagram_media(agent.id, &[media], now).await.unwrap();
         ids.insert(name, agent.id);
     }
     store.set_agent_role(ids["Jefa"], Role::Admin, now).await.unwrap();

@@ -2,9 +2,13 @@
 
 mod support;
 
+#[path = "store_contract/instagram.rs"]
+mod instagram;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use instagram::*;
 use pulso::alerts::Severity;
 use pulso::crypto::{CryptoError, TokenCipher, generate_key_b64};
 use pulso::domain::{
@@ -934,6 +938,10 @@ contract!(
     replicas_claiming_the_same_alert_notify_it_once,
     unknown_page_metrics_stay_unknown_and_zero_stays_zero,
     refused_metrics_are_remembered_once,
+    instagram_days_round_trip_and_unknown_never_erases_known,
+    instagram_totals_and_team_days_sum_known_values,
+    instagram_media_grow_and_top_media_follow_engagement,
+    instagram_account_and_state_live_on_the_agent,
 );
 
 #[allow(dead_code)]

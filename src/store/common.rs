@@ -4,8 +4,9 @@
 
 macro_rules! agent_columns {
     () => {
-        "id, name, email, role, facebook_page_id, instagram_account_id, status, status_reason, \
-         token_expires_at, last_synced_at, created_at"
+        "id, name, email, role, facebook_page_id, instagram_account_id, instagram_username, \
+         instagram_paused_until, instagram_problem, status, status_reason, token_expires_at, last_synced_at, \
+         created_at"
     };
 }
 
@@ -134,7 +135,7 @@ pub(crate) use {
 /// `$migrator` is the `sqlx::migrate!` of that backend's folder (run after the backend's
 /// `before_migrations`). An `#[async_trait]` impl must be
 /// one block, so most methods delegate to inherent `*_sql` methods kept by subject in `agents.rs`,
-/// `metrics.rs`, `jobs.rs`, `alerts.rs` and `reports.rs`.
+/// `metrics.rs`, `jobs.rs`, `alerts.rs`, `reports.rs` and `instagram.rs`.
 macro_rules! impl_store {
     ($store:ty, $backend:expr, $migrator:expr, $claim_sql:expr) => {
         #[async_trait::async_trait]
@@ -624,6 +625,68 @@ macro_rules! impl_store {
             ) -> StoreResult<$crate::store::ApiUsageSummary> {
                 self.api_usage_between_sql(from, to).await
             }
+
+            async fn set_agent_instagram(
+                &self,
+                id: AgentId,
+                account: Option<&$crate::domain::InstagramAccount>,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                self.set_agent_instagram_sql(id, account, now).await
+            }
+
+            async fn set_instagram_state(
+                &self,
+                id: AgentId,
+                paused_until: Option<DateTime<Utc>>,
+                problem: Option<&str>,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                self.set_instagram_state_sql(id, paused_until, problem, now).await
+            }
+
+            async fn upsert_instagram_daily(
+                &self,
+                agent: AgentId,
+                rows: &[$crate::domain::InstagramDaily],
+                now: DateTime<Utc>,
+            ) -> StoreResult<u64> {
+                self.upsert_instagram_daily_sql(agent, rows, now).await
+            }
+
+            async fn instagram_daily(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<$crate::domain::InstagramDaily>> {
+                self.instagram_daily_sql(agent, range).await
+            }
+
+            async fn all_instagram_totals(
+                &self,
+                range: DateRange,
+            ) -> StoreResult<Vec<(AgentId, $crate::domain::InstagramTotals)>> {
+                self.all_instagram_totals_sql(range).await
+            }
+
+            async fn team_instagram_daily(&self, range: DateRange) -> StoreResult<Vec<$crate::domain::InstagramDaily>> {
+                self.team_instagram_daily_sql(range).await
+            }
+
+            async fn upsert_instagram_media(
+                &self,
+                agent: AgentId,
+                media: &[$crate::domain::InstagramMedia],
+                now: DateTime<Utc>,
+            ) -> StoreResult<u64> {
+                self.upsert_instagram_media_sql(agent, media, now).await
+            }
+
+            async fn top_instagram_media(
+                &self,
+                agent: Option<AgentId>,
+                from: DateTime<Utc>,
+                to: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<$crate::store::AgentMedia>> {
+                self.top_instagram_media_sql(agent, from, to, limit).await
+            }
         }
 
         $crate::store::jobs::job_methods!($store, $claim_sql);
@@ -631,6 +694,7 @@ macro_rules! impl_store {
         $crate::store::metrics::metric_methods!($store);
         $crate::store::alerts::alert_methods!($store);
         $crate::store::reports::report_methods!($store);
+        $crate::store::instagram::instagram_methods!($store);
     };
 }
 

@@ -5,6 +5,7 @@
 mod agents;
 pub(crate) mod alerts;
 mod common;
+mod instagram;
 mod jobs;
 mod metrics;
 pub mod postgres;
@@ -455,10 +456,7 @@ pub trait Store: Send + Sync + 'static {
         id: AgentId,
         account: Option<&InstagramAccount>,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let _ = (id, account, now);
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    ) -> StoreResult<()>;
     /// Instagram's per-account limit (80002) and any problem reading the account (None clears).
     async fn set_instagram_state(
         &self,
@@ -466,35 +464,20 @@ pub trait Store: Send + Sync + 'static {
         paused_until: Option<DateTime<Utc>>,
         problem: Option<&str>,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let _ = (id, paused_until, problem, now);
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    ) -> StoreResult<()>;
     /// Idempotent per (agent, date); a value written as unknown never erases a known one.
     async fn upsert_instagram_daily(
         &self,
         agent: AgentId,
         rows: &[InstagramDaily],
         now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        let _ = (agent, rows, now);
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    ) -> StoreResult<u64>;
     /// The agent's stored Instagram days in the range, oldest first.
-    async fn instagram_daily(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<InstagramDaily>> {
-        let _ = (agent, range);
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    async fn instagram_daily(&self, agent: AgentId, range: DateRange) -> StoreResult<Vec<InstagramDaily>>;
     /// Totals of every agent with Instagram data in the range.
-    async fn all_instagram_totals(&self, range: DateRange) -> StoreResult<Vec<(AgentId, InstagramTotals)>> {
-        let _ = range;
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    async fn all_instagram_totals(&self, range: DateRange) -> StoreResult<Vec<(AgentId, InstagramTotals)>>;
     /// Team sums per day (followers summed across accounts; unknown stays unknown).
-    async fn team_instagram_daily(&self, range: DateRange) -> StoreResult<Vec<InstagramDaily>> {
-        let _ = range;
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    async fn team_instagram_daily(&self, range: DateRange) -> StoreResult<Vec<InstagramDaily>>;
     /// Idempotent per media id; lifetime numbers are overwritten by the newest read, unknown never
     /// erases known.
     async fn upsert_instagram_media(
@@ -502,10 +485,7 @@ pub trait Store: Send + Sync + 'static {
         agent: AgentId,
         media: &[InstagramMedia],
         now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        let _ = (agent, media, now);
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    ) -> StoreResult<u64>;
     /// Media created in [from, to), most engaging first (`InstagramMedia::engagement`); `agent`
     /// None = everyone.
     async fn top_instagram_media(
@@ -514,10 +494,7 @@ pub trait Store: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         limit: i64,
-    ) -> StoreResult<Vec<AgentMedia>> {
-        let _ = (agent, from, to, limit);
-        Err(StoreError::NotFound("instagram: sin implementar".into()))
-    }
+    ) -> StoreResult<Vec<AgentMedia>>;
 }
 
 /// Opens the store named by `url` (`sqlite://…` or `postgres://…`). Errors name the URL without

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{AgentPost, BudgetUsage, StoreError};
+use super::{AgentMedia, AgentPost, BudgetUsage, StoreError};
 use crate::domain::{
-    Agent, AgentTotals, ConnectionStatus, DailyMetrics, ItemStatus, JobItem, JobKind, JobStatus, Post, Role, SyncJob,
+    Agent, AgentTotals, ConnectionStatus, DailyMetrics, InstagramDaily, InstagramMedia, InstagramTotals, ItemStatus,
+    JobItem, JobKind, JobStatus, MediaKind, Post, Role, SyncJob,
 };
 
 #[derive(sqlx::FromRow)]
@@ -16,6 +17,9 @@ pub(crate) struct AgentRow {
     role: String,
     facebook_page_id: Option<String>,
     instagram_account_id: Option<String>,
+    instagram_username: Option<String>,
+    instagram_paused_until: Option<DateTime<Utc>>,
+    instagram_problem: Option<String>,
     status: String,
     status_reason: Option<String>,
     token_expires_at: Option<DateTime<Utc>>,
@@ -37,10 +41,9 @@ impl TryFrom<AgentRow> for Agent {
             email: r.email,
             facebook_page_id: r.facebook_page_id,
             instagram_account_id: r.instagram_account_id,
-            // Wired to columns by the Instagram migration.
-            instagram_username: None,
-            instagram_paused_until: None,
-            instagram_problem: None,
+            instagram_username: r.instagram_username,
+            instagram_paused_until: r.instagram_paused_until,
+            instagram_problem: r.instagram_problem,
             status_reason: r.status_reason,
             token_expires_at: r.token_expires_at,
             last_synced_at: r.last_synced_at,
@@ -252,6 +255,130 @@ impl TryFrom<ItemRow> for JobItem {
             api_calls: r.api_calls,
             error: r.error,
             position: r.position,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InstagramDailyRow {
+    date: NaiveDate,
+    followers: Option<i64>,
+    new_followers: Option<i64>,
+    views: Option<i64>,
+    reach: Option<i64>,
+    accounts_engaged: Option<i64>,
+    total_interactions: Option<i64>,
+    likes: Option<i64>,
+    comments: Option<i64>,
+    shares: Option<i64>,
+    saves: Option<i64>,
+    profile_links_taps: Option<i64>,
+    media: Option<i64>,
+    account_read_at: Option<DateTime<Utc>>,
+}
+
+impl From<InstagramDailyRow> for InstagramDaily {
+    fn from(r: InstagramDailyRow) -> Self {
+        InstagramDaily {
+            date: r.date,
+            followers: r.followers,
+            new_followers: r.new_followers,
+            views: r.views,
+            reach: r.reach,
+            accounts_engaged: r.accounts_engaged,
+            total_interactions: r.total_interactions,
+            likes: r.likes,
+            comments: r.comments,
+            shares: r.shares,
+            saves: r.saves,
+            profile_links_taps: r.profile_links_taps,
+            media: r.media,
+            account_read_at: r.account_read_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InstagramTotalsRow {
+    pub agent_id: i64,
+    followers: Option<i64>,
+    new_followers: Option<i64>,
+    views: Option<i64>,
+    reach: Option<i64>,
+    accounts_engaged: Option<i64>,
+    total_interactions: Option<i64>,
+    likes: Option<i64>,
+    comments: Option<i64>,
+    shares: Option<i64>,
+    saves: Option<i64>,
+    profile_links_taps: Option<i64>,
+    media: Option<i64>,
+    days_with_data: i64,
+    views_days: i64,
+    reach_days: i64,
+    interactions_days: i64,
+}
+
+impl From<InstagramTotalsRow> for InstagramTotals {
+    fn from(r: InstagramTotalsRow) -> Self {
+        InstagramTotals {
+            followers: r.followers,
+            new_followers: r.new_followers,
+            views: r.views,
+            reach: r.reach,
+            accounts_engaged: r.accounts_engaged,
+            total_interactions: r.total_interactions,
+            likes: r.likes,
+            comments: r.comments,
+            shares: r.shares,
+            saves: r.saves,
+            profile_links_taps: r.profile_links_taps,
+            media: r.media,
+            days_with_data: r.days_with_data,
+            views_days: r.views_days,
+            reach_days: r.reach_days,
+            interactions_days: r.interactions_days,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MediaRow {
+    agent_id: i64,
+    media_id: String,
+    created_at: DateTime<Utc>,
+    kind: String,
+    excerpt: String,
+    permalink: Option<String>,
+    likes: Option<i64>,
+    comments: Option<i64>,
+    views: Option<i64>,
+    reach: Option<i64>,
+    saves: Option<i64>,
+    shares: Option<i64>,
+    total_interactions: Option<i64>,
+}
+
+impl TryFrom<MediaRow> for AgentMedia {
+    type Error = StoreError;
+
+    fn try_from(r: MediaRow) -> Result<Self, StoreError> {
+        Ok(AgentMedia {
+            agent_id: r.agent_id,
+            media: InstagramMedia {
+                kind: MediaKind::parse(&r.kind).ok_or_else(|| corrupt("tipo de contenido", &r.kind))?,
+                media_id: r.media_id,
+                created_at: r.created_at,
+                excerpt: r.excerpt,
+                permalink: r.permalink,
+                likes: r.likes,
+                comments: r.comments,
+                views: r.views,
+                reach: r.reach,
+                saves: r.saves,
+                shares: r.shares,
+                total_interactions: r.total_interactions,
+            },
         })
     }
 }
