@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use pulso::charts::{Png, RankingChart, TrendChart, ranking_png, trend_png};
-use pulso::domain::{AgentTotals, DailyMetrics, DateRange, RankedAgent};
+use pulso::charts::{
+    Png, RankingChart, StackedRankingChart, TrendChart, rank_stacked, ranking_png, ranking_stacked, trend_png,
+};
+use pulso::domain::{AgentTotals, DailyMetrics, DateRange, InstagramTotals, RankedAgent};
 
 const RUNS: usize = 50;
 const WARMUP: usize = 3;
@@ -208,6 +210,42 @@ fn main() {
         },
         Some(40.0),
         None,
+    );
+    // Both networks: every agent's Facebook score plus, for most, an Instagram segment.
+    let stacked = rank_stacked(twenty.iter().map(|r| {
+        let i = r.agent_id;
+        let fb = AgentTotals {
+            posts: 30 - i,
+            link_clicks: i % 5,
+            impressions: Some(20_000 + i * 500),
+            reach: Some(9_000 + i * 200),
+            days_with_data: 30,
+            ..Default::default()
+        };
+        let ig = (i % 6 != 0).then(|| InstagramTotals {
+            media: Some(i % 9),
+            views: Some(15_000 + i * 700),
+            reach: Some(6_000 + i * 150),
+            profile_links_taps: Some(i % 4),
+            days_with_data: 30,
+            ..Default::default()
+        });
+        (i, r.name.clone(), fb, ig)
+    }));
+    report(
+        "ranking total FB+IG, 20",
+        || {
+            ranking_stacked(&StackedRankingChart {
+                title: "Ranking total · Último mes",
+                range: month(),
+                ranked: &stacked,
+                highlight: Some(4),
+                data_age: Some("hace 3 horas".to_string()),
+            })
+            .unwrap()
+        },
+        Some(15.0),
+        Some(200.0),
     );
     let range = DateRange::new(
         NaiveDate::from_ymd_opt(2026, 6, 1).unwrap(),

@@ -1,17 +1,23 @@
 //! Files people download: the CSV export of daily metrics (`/exportar`) and the top-posts list.
 //!
 //! The CSV is meant for spreadsheets: UTF-8 with a BOM (so Excel reads the accents), a Spanish
-//! header, ISO dates, plain integers and the engagement rate as a decimal with a dot. Agent names
-//! that a spreadsheet would run as a formula are neutralised with a leading `'`, which
-//! [`parse_metrics_csv`] removes again.
+//! header, ISO dates, plain integers and the engagement rate as a decimal with a dot; the Facebook
+//! columns, then the Instagram ones (prefixed `instagram_`). An unknown number is an empty cell,
+//! never 0, and an agent without Instagram has empty Instagram cells. Agent names that a
+//! spreadsheet would run as a formula are neutralised with a leading `'`, which
+//! [`parse_export_csv`] removes again.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
 use crate::charts::fmt_int;
-use crate::domain::{DailyMetrics, Post};
+use crate::domain::{Agent, DailyMetrics, DateRange, InstagramDaily, Post};
+use crate::store::{Store, StoreResult};
 
-/// The exact header line of the export.
-pub const HEADER: [&str; 13] = [
+/// The exact header line of the export: agent and day, the Facebook Page columns, then the
+/// Instagram ones.
+pub const HEADER: [&str; 25] = [
     "agente",
     "fecha",
     "seguidores",
@@ -25,11 +31,37 @@ pub const HEADER: [&str; 13] = [
     "clics_enlace",
     "clics_whatsapp",
     "tasa_interaccion",
+    "instagram_seguidores",
+    "instagram_seguidores_nuevos",
+    "instagram_visualizaciones",
+    "instagram_alcance",
+    "instagram_cuentas_interactuando",
+    "instagram_interacciones",
+    "instagram_me_gusta",
+    "instagram_comentarios",
+    "instagram_compartidos",
+    "instagram_guardados",
+    "instagram_toques_enlace_perfil",
+    "instagram_publicaciones",
 ];
+/// Columns before the Instagram ones.
+const FACEBOOK_END: usize = 13;
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-/// One agent's metrics for one day.
+/// One agent's numbers for one day on both networks: one line of the export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportDay {
+    pub agent_name: String,
+    pub date: NaiveDate,
+    /// None: no Facebook row stored for the day (every Facebook cell empty, not 0).
+    pub facebook: Option<DailyMetrics>,
+    /// None: no Instagram row (no account, or not read yet): every Instagram cell empty.
+    pub instagram: Option<InstagramDaily>,
+}
+
+/// A Facebook-only row, as the export was before Instagram: its Instagram cells are empty. Prefer
+/// [`export_days`] + [`export_csv`], which add each agent's Instagram days.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportRow {
     pub agent_name: String,
@@ -45,6 +77,37 @@ pub enum ExportError {
     Row { row: usize, message: String },
     #[error("CSV ilegible: {0}")]
     Csv(#[from] csv::Error),
+}
+
+/// The rows `/exportar` sends for `agents` (in the order given) over `range`: one per agent per
+/// day that has a stored Facebook or Instagram row, oldest day first, each network read through
+/// the store (`daily_metrics`, `instagram_daily`). Only the agents passed are read, so an agent's
+/// own export (`agents` = just them) holds nobody else's rows.
+pub async fn export_days(store: &dyn Store, agents: &[Agent], range: DateRange) -> StoreResult<Vec<ExportDay>> {
+    let mut out = Vec::new();
+    for agent in agents {
+        let (facebook, instagram) = tokio::join!(
+            store.daily_metrics(agent.id, range),
+            store.instagram_daily(agent.id, range)
+        );
+        let mut days: BTreeMap<NaiveDate, ExportDay> = BTreeMap::new();
+        let empty = |date: NaiveDate| ExportDay {
+            agent_name: agent.name.clone(),
+            date,
+            facebook: None,
+            instagram: None,
+        };
+        for m in facebook? {
+            let date = m.date;
+            days.entry(date).or_insert_with(|| empty(date)).facebook = Some(m);
+        }
+        for ig in instagram? {
+            let date = ig.date;
+            days.entry(date).or_insert_with(|| empty(date)).instagram = Some(ig);
+        }
+        out.extend(days.into_values());
+    }
+    Ok(out)
 }
 
 /// First characters that make a spreadsheet treat a cell as a formula (OWASP "CSV injection"),
@@ -71,8 +134,55 @@ fn fmt_rate(rate: f64) -> String {
     }
 }
 
+fn cell(v: Option<i64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// The Facebook cells of a day: all empty when the day has no Facebook row.
+fn facebook_cells(m: Option<&DailyMetrics>) -> Vec<String> {
+    let Some(m) = m else {
+        return vec![String::new(); FACEBOOK_END - 2];
+    };
+    // A Page metric Facebook has not published is an empty cell, never 0.
+    let mut cells: Vec<String> = [
+        m.followers,
+        m.impressions,
+        m.reach,
+        m.engaged_users,
+        Some(m.posts),
+        Some(m.reactions),
+        Some(m.comments),
+        Some(m.shares),
+        Some(m.link_clicks),
+        Some(m.whatsapp_clicks),
+    ]
+    .into_iter()
+    .map(cell)
+    .collect();
+    cells.push(m.engagement_rate.map(fmt_rate).unwrap_or_default());
+    cells
+}
+
+/// The Instagram values in header order.
+fn instagram_values(d: &InstagramDaily) -> [Option<i64>; 12] {
+    [
+        d.followers,
+        d.new_followers,
+        d.views,
+        d.reach,
+        d.accounts_engaged,
+        d.total_interactions,
+        d.likes,
+        d.comments,
+        d.shares,
+        d.saves,
+        d.profile_links_taps,
+        d.media,
+    ]
+}
+
 /// The CSV file: BOM, header, then one row per agent per day, in the order given.
-pub fn metrics_csv(rows: &[ExportRow]) -> Vec<u8> {
+pub fn export_csv(days: &[ExportDay]) -> Vec<u8> {
     let mut out = BOM.to_vec();
     {
         let mut w = csv::WriterBuilder::new()
@@ -80,26 +190,15 @@ pub fn metrics_csv(rows: &[ExportRow]) -> Vec<u8> {
             .from_writer(&mut out);
         // Writing to a Vec cannot fail: the only csv errors are I/O errors of the sink.
         w.write_record(HEADER).expect("CSV to memory");
-        for row in rows {
-            let m = &row.metrics;
-            // A Page metric Facebook has not published is an empty cell, never 0.
-            let ints = [
-                m.followers,
-                m.impressions,
-                m.reach,
-                m.engaged_users,
-                Some(m.posts),
-                Some(m.reactions),
-                Some(m.comments),
-                Some(m.shares),
-                Some(m.link_clicks),
-                Some(m.whatsapp_clicks),
-            ];
+        for day in days {
             let mut record = Vec::with_capacity(HEADER.len());
-            record.push(guard(&row.agent_name));
-            record.push(m.date.format("%Y-%m-%d").to_string());
-            record.extend(ints.iter().map(|v| v.map(|n| n.to_string()).unwrap_or_default()));
-            record.push(m.engagement_rate.map(fmt_rate).unwrap_or_default());
+            record.push(guard(&day.agent_name));
+            record.push(day.date.format("%Y-%m-%d").to_string());
+            record.extend(facebook_cells(day.facebook.as_ref()));
+            match &day.instagram {
+                Some(ig) => record.extend(instagram_values(ig).into_iter().map(cell)),
+                None => record.extend(std::iter::repeat_n(String::new(), HEADER.len() - FACEBOOK_END)),
+            }
             w.write_record(&record).expect("CSV to memory");
         }
         w.flush().expect("CSV to memory");
@@ -107,8 +206,24 @@ pub fn metrics_csv(rows: &[ExportRow]) -> Vec<u8> {
     out
 }
 
-/// Reads a file written by [`metrics_csv`] (BOM optional) back into rows.
-pub fn parse_metrics_csv(bytes: &[u8]) -> Result<Vec<ExportRow>, ExportError> {
+/// Facebook-only rows as a CSV file (Instagram cells empty); see [`ExportRow`].
+pub fn metrics_csv(rows: &[ExportRow]) -> Vec<u8> {
+    let days: Vec<ExportDay> = rows
+        .iter()
+        .map(|r| ExportDay {
+            agent_name: r.agent_name.clone(),
+            date: r.metrics.date,
+            facebook: Some(r.metrics.clone()),
+            instagram: None,
+        })
+        .collect();
+    export_csv(&days)
+}
+
+/// Reads a file written by [`export_csv`] (BOM optional) back into rows. A network whose cells are
+/// all empty comes back as None; an Instagram cell left empty as an unknown value. Instagram's
+/// read time is not exported.
+pub fn parse_export_csv(bytes: &[u8]) -> Result<Vec<ExportDay>, ExportError> {
     let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
     let header = r.headers()?;
@@ -134,7 +249,7 @@ pub fn parse_metrics_csv(bytes: &[u8]) -> Result<Vec<ExportRow>, ExportError> {
                 .parse::<i64>()
                 .map_err(|_| err(format!("«{}» no es un número entero ({})", &record[i], HEADER[i])))
         };
-        // Page metrics: an empty cell is unknown.
+        // An empty cell is unknown.
         let known = |i: usize| -> Result<Option<i64>, ExportError> {
             if record[i].trim().is_empty() {
                 Ok(None)
@@ -142,20 +257,22 @@ pub fn parse_metrics_csv(bytes: &[u8]) -> Result<Vec<ExportRow>, ExportError> {
                 int(i).map(Some)
             }
         };
+        let all_empty = |cols: std::ops::Range<usize>| cols.into_iter().all(|c| record[c].trim().is_empty());
         let date = NaiveDate::parse_from_str(record[1].trim(), "%Y-%m-%d")
             .map_err(|_| err(format!("«{}» no es una fecha AAAA-MM-DD", &record[1])))?;
-        let engagement_rate = match record[12].trim() {
-            "" => None,
-            text => Some(
-                text.parse::<f64>()
-                    .ok()
-                    .filter(|r| r.is_finite())
-                    .ok_or_else(|| err(format!("«{}» no es una tasa decimal", &record[12])))?,
-            ),
-        };
-        rows.push(ExportRow {
-            agent_name: unguard(&record[0]).to_string(),
-            metrics: DailyMetrics {
+        let facebook = if all_empty(2..FACEBOOK_END) {
+            None
+        } else {
+            let engagement_rate = match record[12].trim() {
+                "" => None,
+                text => Some(
+                    text.parse::<f64>()
+                        .ok()
+                        .filter(|r| r.is_finite())
+                        .ok_or_else(|| err(format!("«{}» no es una tasa decimal", &record[12])))?,
+                ),
+            };
+            Some(DailyMetrics {
                 date,
                 followers: known(2)?,
                 impressions: known(3)?,
@@ -168,7 +285,33 @@ pub fn parse_metrics_csv(bytes: &[u8]) -> Result<Vec<ExportRow>, ExportError> {
                 link_clicks: int(10)?,
                 whatsapp_clicks: int(11)?,
                 engagement_rate,
-            },
+            })
+        };
+        let instagram = if all_empty(FACEBOOK_END..HEADER.len()) {
+            None
+        } else {
+            let v = |k: usize| known(FACEBOOK_END + k);
+            Some(InstagramDaily {
+                followers: v(0)?,
+                new_followers: v(1)?,
+                views: v(2)?,
+                reach: v(3)?,
+                accounts_engaged: v(4)?,
+                total_interactions: v(5)?,
+                likes: v(6)?,
+                comments: v(7)?,
+                shares: v(8)?,
+                saves: v(9)?,
+                profile_links_taps: v(10)?,
+                media: v(11)?,
+                ..InstagramDaily::new(date)
+            })
+        };
+        rows.push(ExportDay {
+            agent_name: unguard(&record[0]).to_string(),
+            date,
+            facebook,
+            instagram,
         });
     }
     Ok(rows)

@@ -7,28 +7,43 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{Area, ChartError, MARGIN, Png, WIDTH, anchor, draw_header, fmt_axis, palette, render, text};
-use crate::domain::{DailyMetrics, DateRange};
+use crate::domain::{DailyMetrics, DateRange, InstagramDaily};
 
 pub(super) const HEIGHT: u32 = 780;
 const LEGEND_Y: i32 = 158;
+/// Between legend rows, when the legend wraps.
+const LEGEND_ROW: i32 = 32;
 const PLOT_TOP: i32 = 196;
 const PLOT_BOTTOM_MARGIN: i32 = 24;
 
 /// One value per day offset (0 = first day of the range), sorted, one point per offset.
 pub(super) type Points = Vec<(i64, f64)>;
 
+/// A daily row of either network.
+pub(super) trait Dated {
+    fn day(&self) -> NaiveDate;
+}
+
+impl Dated for DailyMetrics {
+    fn day(&self) -> NaiveDate {
+        self.date
+    }
+}
+
+impl Dated for InstagramDaily {
+    fn day(&self) -> NaiveDate {
+        self.date
+    }
+}
+
 /// `metric` of every row whose date falls in `range`, keyed by its offset from `range.from`.
-/// One point per day of `range` whose value is known: a day Facebook has not published yet has no
-/// point (the line does not dip to a false zero).
-pub(super) fn day_points(
-    days: &[DailyMetrics],
-    range: DateRange,
-    metric: impl Fn(&DailyMetrics) -> Option<i64>,
-) -> Points {
+/// One point per day of `range` whose value is known: a day Facebook (or Instagram) has not
+/// published yet has no point (the line does not dip to a false zero).
+pub(super) fn day_points<T: Dated>(days: &[T], range: DateRange, metric: impl Fn(&T) -> Option<i64>) -> Points {
     let mut points: Points = days
         .iter()
-        .filter(|d| range.contains(d.date))
-        .filter_map(|d| Some(((d.date - range.from).num_days(), metric(d)? as f64)))
+        .filter(|d| range.contains(d.day()))
+        .filter_map(|d| Some(((d.day() - range.from).num_days(), metric(d)? as f64)))
         .collect();
     points.sort_by_key(|p| p.0);
     // A repeated date keeps its last row.
@@ -152,9 +167,10 @@ pub(super) fn line_chart_png(spec: &LineChartSpec) -> Result<Png, ChartError> {
     render(WIDTH, HEIGHT, |area| {
         area.fill(&palette::BACKGROUND)?;
         draw_header(area, spec.title, &spec.subtitle)?;
-        draw_legend(area, &spec.legend)?;
+        let legend_rows = draw_legend(area, &spec.legend)?;
+        let plot_top = PLOT_TOP + (legend_rows - 1).max(0) * LEGEND_ROW;
 
-        let plot = area.margin(PLOT_TOP, PLOT_BOTTOM_MARGIN, MARGIN / 2, MARGIN / 2);
+        let plot = area.margin(plot_top, PLOT_BOTTOM_MARGIN, MARGIN / 2, MARGIN / 2);
         let label_style = text(19.0, &palette::MUTED);
         let mut chart = ChartBuilder::on(&plot)
             .x_label_area_size(48)
@@ -231,22 +247,28 @@ pub(super) fn line_chart_png(spec: &LineChartSpec) -> Result<Png, ChartError> {
     })
 }
 
-fn draw_legend(area: &Area, items: &[(Swatch, String)]) -> Result<(), ChartError> {
+/// Draws the legend from left to right, wrapping to a new row when an item would run past the
+/// right margin; returns the number of rows used.
+fn draw_legend(area: &Area, items: &[(Swatch, String)]) -> Result<i32, ChartError> {
     let style = text(22.0, &palette::TEXT);
     let mut x = MARGIN;
+    let mut y = LEGEND_Y;
+    let mut rows = 1;
     for (swatch, label) in items {
-        match swatch {
-            Swatch::Line(c) => area.draw(&Rectangle::new([(x, LEGEND_Y - 3), (x + 34, LEGEND_Y + 3)], c.filled()))?,
-            Swatch::Block(c) => area.draw(&Rectangle::new(
-                [(x + 6, LEGEND_Y - 11), (x + 28, LEGEND_Y + 11)],
-                c.filled(),
-            ))?,
+        let width = 44 + area.estimate_text_size(label, &style)?.0 as i32;
+        if x > MARGIN && x + width > WIDTH as i32 - MARGIN {
+            x = MARGIN;
+            y += LEGEND_ROW;
+            rows += 1;
         }
-        x += 44;
-        area.draw_text(label, &anchor(&style, HPos::Left, VPos::Center), (x, LEGEND_Y))?;
-        x += area.estimate_text_size(label, &style)?.0 as i32 + 30;
+        match swatch {
+            Swatch::Line(c) => area.draw(&Rectangle::new([(x, y - 3), (x + 34, y + 3)], c.filled()))?,
+            Swatch::Block(c) => area.draw(&Rectangle::new([(x + 6, y - 11), (x + 28, y + 11)], c.filled()))?,
+        }
+        area.draw_text(label, &anchor(&style, HPos::Left, VPos::Center), (x + 44, y))?;
+        x += width + 30;
     }
-    Ok(())
+    Ok(rows)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 mod font;
 mod lines;
 mod ranking;
+mod stacked;
 mod team;
 mod trend;
 
@@ -24,8 +25,12 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use ranking::{MAX_BARS_UNCAPPED, RankingChart, TOP_WHEN_CAPPED, ranking_png};
-pub use team::{TeamChart, team_png};
-pub use trend::{TrendChart, trend_png};
+pub use stacked::{
+    HIGHLIGHT_FRAME, STACKED_BARS_TOP, StackedAgent, StackedBar, StackedLayout, StackedRankingChart, rank_stacked,
+    ranking_stacked, stacked_layout,
+};
+pub use team::{TeamChart, team_png, team_with_instagram_png};
+pub use trend::{TrendChart, trend_png, trend_with_instagram_png};
 
 /// An encoded PNG image, ready to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +92,12 @@ pub mod palette {
     pub const FOLLOWERS: RGBColor = RGBColor(111, 66, 193);
     /// Posts bars in the team chart.
     pub const POSTS: RGBColor = RGBColor(206, 212, 218);
+    /// The Facebook segment of the two-network ranking (the single-network bar colour).
+    pub const FACEBOOK: RGBColor = BAR;
+    /// The Instagram segment of the two-network ranking, and Instagram views lines.
+    pub const INSTAGRAM: RGBColor = RGBColor(193, 53, 132);
+    /// Instagram reach lines.
+    pub const INSTAGRAM_REACH: RGBColor = RGBColor(232, 93, 40);
 
     /// `c` mixed with white, for faint overlays (`amount_pct` 0 = `c`, 100 = white).
     pub const fn faint(c: RGBColor, amount_pct: u16) -> RGBColor {

@@ -33,31 +33,47 @@ pub struct RankingChart<'a> {
 /// Leaves room for the average label between the header and the first bar.
 const BARS_TOP: i32 = 196;
 const _: () = assert!(super::HEADER_BOTTOM + 60 <= BARS_TOP);
-const ROW: i32 = 52;
-const BAR_THICKNESS: i32 = 36;
+pub(super) const ROW: i32 = 52;
+pub(super) const BAR_THICKNESS: i32 = 36;
 /// The gap row before an out-of-top highlighted bar.
-const GAP_ROW: i32 = 40;
-const POSITION_X: i32 = MARGIN;
-const NAME_X: i32 = MARGIN + 78;
-const BAR_X0: i32 = 420;
+pub(super) const GAP_ROW: i32 = 40;
+pub(super) const POSITION_X: i32 = MARGIN;
+pub(super) const NAME_X: i32 = MARGIN + 78;
+pub(super) const BAR_X0: i32 = 420;
 /// Room right of the longest bar for its value label.
 const VALUE_ROOM: i32 = 130;
-const BAR_MAX: i32 = WIDTH as i32 - MARGIN - VALUE_ROOM - BAR_X0;
-const FOOTER: i32 = 84;
+pub(super) const BAR_MAX: i32 = WIDTH as i32 - MARGIN - VALUE_ROOM - BAR_X0;
+pub(super) const FOOTER: i32 = 84;
+
+/// A row of a horizontal-bar ranking: what ordering and capping need.
+pub(super) trait Ranked {
+    fn agent_id(&self) -> AgentId;
+    /// The whole bar's score, as given (possibly not finite).
+    fn raw_score(&self) -> f64;
+}
+
+impl Ranked for RankedAgent {
+    fn agent_id(&self) -> AgentId {
+        self.agent_id
+    }
+    fn raw_score(&self) -> f64 {
+        self.score
+    }
+}
 
 /// The bars to draw: the top of the ranking and, when the ranking is capped and the highlighted
 /// agent is below the cut, that agent after a gap.
 #[derive(Debug)]
-struct Selection<'a> {
-    top: Vec<&'a RankedAgent>,
-    extra: Option<&'a RankedAgent>,
-    capped: bool,
+pub(super) struct Selection<'a, T> {
+    pub top: Vec<&'a T>,
+    pub extra: Option<&'a T>,
+    pub capped: bool,
 }
 
-fn select<'a>(ranked: &'a [RankedAgent], highlight: Option<AgentId>) -> Selection<'a> {
-    let mut ordered: Vec<&RankedAgent> = ranked.iter().collect();
+pub(super) fn select<T: Ranked>(ranked: &[T], highlight: Option<AgentId>) -> Selection<'_, T> {
+    let mut ordered: Vec<&T> = ranked.iter().collect();
     // Highest first whatever order the caller used; the sort is stable, so ties keep theirs.
-    ordered.sort_by(|a, b| score_of(b).total_cmp(&score_of(a)));
+    ordered.sort_by(|a, b| finite(b.raw_score()).total_cmp(&finite(a.raw_score())));
     if ordered.len() <= MAX_BARS_UNCAPPED {
         return Selection {
             top: ordered,
@@ -65,7 +81,7 @@ fn select<'a>(ranked: &'a [RankedAgent], highlight: Option<AgentId>) -> Selectio
             capped: false,
         };
     }
-    let extra = highlight.and_then(|id| ordered[TOP_WHEN_CAPPED..].iter().copied().find(|r| r.agent_id == id));
+    let extra = highlight.and_then(|id| ordered[TOP_WHEN_CAPPED..].iter().copied().find(|r| r.agent_id() == id));
     ordered.truncate(TOP_WHEN_CAPPED);
     Selection {
         top: ordered,
@@ -74,13 +90,18 @@ fn select<'a>(ranked: &'a [RankedAgent], highlight: Option<AgentId>) -> Selectio
     }
 }
 
+/// A finite, non-negative value for drawing.
+pub(super) fn finite(x: f64) -> f64 {
+    if x.is_finite() { x.max(0.0) } else { 0.0 }
+}
+
 /// A finite, non-negative score for drawing.
 fn score_of(r: &RankedAgent) -> f64 {
-    if r.score.is_finite() { r.score.max(0.0) } else { 0.0 }
+    finite(r.score)
 }
 
 /// Bar length in pixels for `score` when `max` fills the bar area.
-fn bar_len(score: f64, max: f64) -> i32 {
+pub(super) fn bar_len(score: f64, max: f64) -> i32 {
     if max <= 0.0 {
         0
     } else {
@@ -156,21 +177,8 @@ pub fn ranking_png(chart: &RankingChart) -> Result<Png, ChartError> {
 
 fn draw_bar(area: &Area, r: &RankedAgent, y: i32, max: f64, highlighted: bool) -> Result<(), ChartError> {
     let center = y + ROW / 2;
-    let (name_style, color) = if highlighted {
-        (bold(24.0, &palette::TEXT), palette::HIGHLIGHT)
-    } else {
-        (text(24.0, &palette::TEXT), palette::BAR)
-    };
-
-    let position_style = text(22.0, &palette::MUTED);
-    area.draw_text(
-        &format!("#{}", r.position),
-        &anchor(&position_style, HPos::Left, VPos::Center),
-        (POSITION_X, center),
-    )?;
-    let name = fit_text(area, &r.name, &name_style, (BAR_X0 - 16 - NAME_X) as u32)?;
-    area.draw_text(&name, &anchor(&name_style, HPos::Left, VPos::Center), (NAME_X, center))?;
-
+    draw_name(area, r.position, &r.name, center, highlighted)?;
+    let color = if highlighted { palette::HIGHLIGHT } else { palette::BAR };
     let len = bar_len(score_of(r), max);
     let top = center - BAR_THICKNESS / 2;
     if len > 0 {
@@ -182,15 +190,48 @@ fn draw_bar(area: &Area, r: &RankedAgent, y: i32, max: f64, highlighted: bool) -
     Ok(())
 }
 
+/// "#3" and the name (plain text, cut to fit before the bars), bold when highlighted.
+pub(super) fn draw_name(
+    area: &Area,
+    position: usize,
+    name: &str,
+    center: i32,
+    highlighted: bool,
+) -> Result<(), ChartError> {
+    let name_style = if highlighted {
+        bold(24.0, &palette::TEXT)
+    } else {
+        text(24.0, &palette::TEXT)
+    };
+    let position_style = text(22.0, &palette::MUTED);
+    area.draw_text(
+        &format!("#{position}"),
+        &anchor(&position_style, HPos::Left, VPos::Center),
+        (POSITION_X, center),
+    )?;
+    let name = fit_text(area, name, &name_style, (BAR_X0 - 16 - NAME_X) as u32)?;
+    area.draw_text(&name, &anchor(&name_style, HPos::Left, VPos::Center), (NAME_X, center))?;
+    Ok(())
+}
+
 fn draw_value(area: &Area, r: &RankedAgent, y: i32, max: f64, highlighted: bool) -> Result<(), ChartError> {
-    let center = y + ROW / 2;
+    draw_score(
+        area,
+        score_of(r),
+        y + ROW / 2,
+        BAR_X0 + bar_len(score_of(r), max) + 10,
+        highlighted,
+    )
+}
+
+/// The score at `x`, on a white box so the average line never crosses the number.
+pub(super) fn draw_score(area: &Area, score: f64, center: i32, x: i32, highlighted: bool) -> Result<(), ChartError> {
     let style = if highlighted {
         bold(22.0, &palette::TEXT)
     } else {
         text(22.0, &palette::TEXT)
     };
-    let value = fmt_score(score_of(r));
-    let x = BAR_X0 + bar_len(score_of(r), max) + 10;
+    let value = fmt_score(score);
     let (w, h) = area.estimate_text_size(&value, &style)?;
     let (w, h) = (w as i32, h as i32);
     area.draw(&Rectangle::new(
@@ -203,9 +244,20 @@ fn draw_value(area: &Area, r: &RankedAgent, y: i32, max: f64, highlighted: bool)
 
 /// The dashed vertical team-average line across the bars, labelled above them.
 fn draw_average(area: &Area, average: f64, max: f64, bars_bottom: i32) -> Result<(), ChartError> {
+    draw_average_from(area, average, max, BARS_TOP, bars_bottom)
+}
+
+/// The dashed team-average line from just above `bars_top` down to `bars_bottom`, labelled above.
+pub(super) fn draw_average_from(
+    area: &Area,
+    average: f64,
+    max: f64,
+    bars_top: i32,
+    bars_bottom: i32,
+) -> Result<(), ChartError> {
     let x = BAR_X0 + bar_len(average, max);
     let (dash, gap) = (10, 7);
-    let mut y = BARS_TOP - 12;
+    let mut y = bars_top - 12;
     while y < bars_bottom {
         let end = (y + dash).min(bars_bottom);
         area.draw(&Rectangle::new([(x - 1, y), (x + 2, end)], palette::AVERAGE.filled()))?;
@@ -216,7 +268,7 @@ fn draw_average(area: &Area, average: f64, max: f64, bars_bottom: i32) -> Result
     let label = format!("Promedio del equipo: {}", fmt_score(average));
     let (w, _) = area.estimate_text_size(&label, &style)?;
     let left = (x - w as i32 / 2).clamp(MARGIN, WIDTH as i32 - MARGIN - w as i32);
-    area.draw_text(&label, &anchor(&style, HPos::Left, VPos::Center), (left, BARS_TOP - 32))?;
+    area.draw_text(&label, &anchor(&style, HPos::Left, VPos::Center), (left, bars_top - 32))?;
     Ok(())
 }
 

@@ -192,7 +192,7 @@ impl Onboarding {
                     .settings
                     .permissions
                     .iter()
-                    .filter(|p| !info.scopes.iter().any(|s| s == *p))
+                    .filter(|p| !is_optional_permission(p) && !info.scopes.iter().any(|s| s == *p))
                     .map(String::as_str)
                     .collect();
                 if !missing.is_empty() {

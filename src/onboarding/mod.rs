@@ -51,8 +51,23 @@ pub use state::{StateError, StateSigner, VerifiedState};
 
 /// Path of the Facebook Login callback on pulso's HTTP server.
 pub const CALLBACK_PATH: &str = "/oauth/facebook/callback";
-/// Permissions pulso asks for and needs.
-pub const DEFAULT_PERMISSIONS: [&str; 3] = ["pages_show_list", "pages_read_engagement", "read_insights"];
+/// Permissions pulso asks for: the Page ones it needs, then the Instagram ones
+/// ([`OPTIONAL_PERMISSIONS`]) an agent may decline and still connect their Page.
+pub const DEFAULT_PERMISSIONS: [&str; 5] = [
+    "pages_show_list",
+    "pages_read_engagement",
+    "read_insights",
+    "instagram_basic",
+    "instagram_manage_insights",
+];
+/// Asked for, never required: without them the Page connects and only Instagram is missing (the
+/// sync reports the permission problem on the Instagram side and keeps Facebook).
+pub const OPTIONAL_PERMISSIONS: [&str; 2] = ["instagram_basic", "instagram_manage_insights"];
+
+/// Whether a connection can go ahead without `permission`.
+pub fn is_optional_permission(permission: &str) -> bool {
+    OPTIONAL_PERMISSIONS.contains(&permission)
+}
 /// How long a `/conectar` link works.
 pub const LINK_TTL_MINUTES: i64 = 15;
 /// How long the Pages a login found wait for the agent's confirmation.

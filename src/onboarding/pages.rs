@@ -2,7 +2,9 @@
 //! (`/conectar confirmar`, `/conectar N`), the admin's manual connection, and the one place both
 //! end: [`Onboarding::connect`], which refuses a Page another agent already has.
 
-use super::texts::{choice_list, login_reason, page_label, page_taken_for_admins, page_taken_for_agent};
+use super::texts::{
+    choice_list, instagram_note, login_reason, page_label, page_taken_for_admins, page_taken_for_agent,
+};
 use super::*;
 
 const UNAVAILABLE: &str =
@@ -54,9 +56,14 @@ impl Onboarding {
         let name = self
             .connect(agent, &page, chosen.scopes.clone(), chosen.token_expires_at)
             .await?;
-        Ok(format!(
+        let mut reply = format!(
             "✅ Página conectada: {name}\nEstoy trayendo tus métricas; en unos minutos podrás verlas con /mis_metricas."
-        ))
+        );
+        if let Some(note) = instagram_note(&chosen.scopes) {
+            reply.push('\n');
+            reply.push_str(&note);
+        }
+        Ok(reply)
     }
 
     // ── the admin alternative ──
@@ -96,7 +103,9 @@ impl Onboarding {
                     .settings
                     .permissions
                     .iter()
-                    .filter(|p| *p != "pages_show_list" && !info.scopes.iter().any(|s| s == *p))
+                    .filter(|p| {
+                        *p != "pages_show_list" && !is_optional_permission(p) && !info.scopes.iter().any(|s| s == *p)
+                    })
                     .map(String::as_str)
                     .collect();
                 if !missing.is_empty() {

@@ -145,6 +145,23 @@ pub(super) fn page_taken_for_admins(agent: &str, page: &str, page_id: &str, owne
     )
 }
 
+/// What the connection means for Instagram, from the permissions the login granted: granted →
+/// Instagram comes too (when the Page has a linked professional account); declined → how to add it
+/// later. None when the granted permissions are unknown (no app secret to ask Facebook).
+pub(super) fn instagram_note(scopes: &[String]) -> Option<String> {
+    if scopes.is_empty() {
+        return None;
+    }
+    let granted = super::OPTIONAL_PERMISSIONS
+        .iter()
+        .all(|p| scopes.iter().any(|s| s == p));
+    Some(if granted {
+        "📸 Instagram: permiso concedido. Si tu página tiene una cuenta profesional de Instagram vinculada, también traeré sus métricas.".to_string()
+    } else {
+        "Instagram: no concediste los permisos de Instagram, así que solo traeré Facebook. Si quieres ver también Instagram, vuelve a conectar con /conectar y acéptalos.".to_string()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
