@@ -526,6 +526,30 @@ async fn every_table_for_anon_two_agents_and_the_admin_as_postgrest_asks() {
             }
         }
     }
+    // Nor can they draw ids from pulso's sequences (Supabase grants new ones to them by default).
+    let sequences: Vec<String> = sqlx::query_scalar(
+        "SELECT schemaname || '.' || sequencename FROM pg_sequences WHERE schemaname IN ('public', 'pulso_private')",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(sequences.iter().any(|s| s.contains("instagram_media")), "{sequences:?}");
+    for sequence in &sequences {
+        for role in ["anon", "authenticated"] {
+            for privilege in ["USAGE", "SELECT", "UPDATE"] {
+                let has: bool = sqlx::query_scalar("SELECT has_sequence_privilege($1, $2, $3)")
+                    .bind(role)
+                    .bind(sequence)
+                    .bind(privilege)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                if has {
+                    failures.push(format!("{role} holds {privilege} on sequence {sequence}"));
+                }
+            }
+        }
+    }
     // PostgREST serves `public`: sqlx's table is not there any more.
     let in_public: Option<String> = sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
         .fetch_one(pool)

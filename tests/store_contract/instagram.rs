@@ -120,7 +120,11 @@ pub async fn instagram_days_round_trip_and_unknown_never_erases_known(t: TestSto
         account_read_at: Some(at(6, 10)),
         ..InstagramDaily::new(day(2))
     };
-    s.upsert_instagram_daily(a, &[later], now()).await.unwrap();
+    // A read that knows nothing at all of day 1 changes nothing of it.
+    s.upsert_instagram_daily(a, &[later, InstagramDaily::new(day(1))], now())
+        .await
+        .unwrap();
+    assert_eq!(days(s, a).await[0], expected_1);
     assert_eq!(days(s, a).await[1].account_read_at, Some(at(6, 10)));
     assert_eq!(
         days(s, a).await[1].reach,
@@ -147,6 +151,7 @@ pub async fn instagram_totals_and_team_days_sum_known_values(t: TestStore) {
         InstagramDaily {
             views: Some(7),
             followers: Some(50),
+            account_read_at: Some(at(4, 8)),
             ..InstagramDaily::new(day(3))
         },
         InstagramDaily {
@@ -187,7 +192,7 @@ pub async fn instagram_totals_and_team_days_sum_known_values(t: TestStore) {
         "nobody knew day 5's views"
     );
     assert_eq!(team[3], InstagramDaily::new(day(6)), "a day nobody knows stays unknown");
-    assert_eq!(team[0].account_read_at, Some(at(5, 9)));
+    assert_eq!(team[0].account_read_at, Some(at(5, 9)), "the latest read of the day");
 }
 
 /// Media lifetime numbers are overwritten by each newer read, an unknown (hidden likes) keeps the
@@ -199,17 +204,20 @@ pub async fn instagram_media_grow_and_top_media_follow_engagement(t: TestStore) 
     let b = agent(s, "Beto").await;
     let from = now() - Duration::days(7);
     let h = |hours: i64| now() - Duration::hours(hours);
-    // Engagement: m1 5+2+1+0 = 8, m2 total 20, m3 hidden likes: 0+2+1+0 = 3, m4 total 8 (newer than
-    // m1), old: outside the window, mb: Beto's.
+    // Engagement: m2 total 20; m4 total 8, m3 hidden likes 0+2+1+5 = 8 and m1 5+2+1+0 = 8 tie, newest
+    // first; m5 total 7 (any term left out of m1's or m3's sum puts them below it); old: outside the
+    // window; mb: Beto's.
     let mut reel = media("m2", h(2), Some(1), Some(20));
     reel.kind = MediaKind::Reel;
     let mut album = media("m3", h(3), None, None);
     album.kind = MediaKind::Carousel;
+    album.shares = Some(5);
     let first = vec![
         media("m1", h(5), Some(5), None),
         reel.clone(),
         album,
         media("m4", h(1), Some(0), Some(8)),
+        media("m5", now() - Duration::minutes(30), Some(1), Some(7)),
         media("old", now() - Duration::days(9), Some(900), None),
     ];
     s.upsert_instagram_media(a, &first, now()).await.unwrap();
@@ -223,11 +231,11 @@ pub async fn instagram_media_grow_and_top_media_follow_engagement(t: TestStore) 
         .iter()
         .map(|m| (m.media.media_id.as_str(), m.media.engagement()))
         .collect();
-    assert_eq!(order, [("m2", 20), ("m4", 8), ("m1", 8), ("m3", 3)]);
+    assert_eq!(order, [("m2", 20), ("m4", 8), ("m3", 8), ("m1", 8), ("m5", 7)]);
     assert!(top.iter().all(|m| m.agent_id == a));
     assert_eq!(top[0].media, reel, "a media item round-trips");
-    assert_eq!(top[3].media.kind, MediaKind::Carousel);
-    assert_eq!(top[3].media.likes, None, "hidden likes stay unknown");
+    assert_eq!(top[2].media.kind, MediaKind::Carousel);
+    assert_eq!(top[2].media.likes, None, "hidden likes stay unknown");
 
     // The next read: m1 grew, its likes came back hidden and Instagram now gives a total.
     let mut grown = media("m1", h(5), Some(40), Some(75));
@@ -259,7 +267,10 @@ pub async fn instagram_media_grow_and_top_media_follow_engagement(t: TestStore) 
         .iter()
         .map(|m| (m.media.media_id.as_str(), m.agent_id))
         .collect();
-    assert_eq!(owners, [("m1", a), ("mb", b), ("m2", a), ("m4", a), ("m3", a)]);
+    assert_eq!(
+        owners,
+        [("m1", a), ("mb", b), ("m2", a), ("m4", a), ("m3", a), ("m5", a)]
+    );
     assert_eq!(s.top_instagram_media(Some(b), from, now(), 10).await.unwrap().len(), 1);
     assert!(s.top_instagram_media(Some(b), from, h(5), 10).await.unwrap().is_empty());
 }
