@@ -203,7 +203,8 @@ impl Sandbox {
         self.state().calls
     }
 
-    /// Graph API requests whose path targeted this Page.
+    /// Graph API requests whose path targeted this Page, or with an Instagram account id, that
+    /// account (a Page's count leaves out the calls to its Instagram account).
     pub fn calls_for(&self, page_id: &str) -> u64 {
         self.state().calls_by_page.get(page_id).copied().unwrap_or(0)
     }
