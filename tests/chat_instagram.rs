@@ -16,7 +16,9 @@ use chrono::{Duration as Days, NaiveDate, TimeZone};
 use pulso::chat::text::to_console;
 use pulso::chat::{ChatKind, Reply};
 use pulso::domain::instagram::ACCOUNT_METRICS;
-use pulso::domain::{DateRange, InstagramAccount, InstagramDaily, InstagramMedia, MediaKind, Period, delta_pct, thousands};
+use pulso::domain::{
+    DateRange, InstagramAccount, InstagramDaily, InstagramMedia, MediaKind, Period, delta_pct, thousands,
+};
 use pulso::store::Store;
 
 const ANA: usize = 0;
@@ -96,9 +98,15 @@ async fn seeded() -> Office {
         media(ANA, 1, MediaKind::Reel, ANA_CAPTION, 90),
         media(ANA, 2, MediaKind::Carousel, "Departamento en Roma Norte", 40),
     ];
-    o.store.upsert_instagram_media(o.agents[ANA], &ana, now()).await.unwrap();
+    o.store
+        .upsert_instagram_media(o.agents[ANA], &ana, now())
+        .await
+        .unwrap();
     let beto = [media(BETO, 1, MediaKind::Post, "Terreno en Valle de Bravo", 70)];
-    o.store.upsert_instagram_media(o.agents[BETO], &beto, now()).await.unwrap();
+    o.store
+        .upsert_instagram_media(o.agents[BETO], &beto, now())
+        .await
+        .unwrap();
     o
 }
 
@@ -210,12 +218,19 @@ async fn the_card_shows_the_stored_instagram_numbers_with_changes_over_shared_da
     assert!(cur.iter().all(|d| d.profile_links_taps.is_none()));
     assert!(text.contains("🔗 Toques en enlaces del perfil: — (—)"), "{text}");
     // The newest days are not published yet: the 48 h note.
-    assert!(cur.iter().filter(|d| d.date >= today() - Days::days(1)).all(|d| d.views.is_none()));
+    assert!(
+        cur.iter()
+            .filter(|d| d.date >= today() - Days::days(1))
+            .all(|d| d.views.is_none())
+    );
     assert!(text.contains("Instagram publica con hasta 48 h de retraso"), "{text}");
     // Ana's own media, kind and caption as data (marker gone, one line, mention defused).
     assert!(text.contains("reel · «Reel Polanco @\u{200b}todos»"), "{text}");
     assert!(!text.contains("Terreno en Valle de Bravo"), "Beto's media: {text}");
-    let score = format!("🏅 Puntuación Instagram: {}", score_text(ig_score(o.store.as_ref(), ana, week).await));
+    let score = format!(
+        "🏅 Puntuación Instagram: {}",
+        score_text(ig_score(o.store.as_ref(), ana, week).await)
+    );
     assert!(text.contains(&score), "expected «{score}»:\n{text}");
 
     // An agent without Instagram gets no block.
@@ -227,7 +242,11 @@ async fn the_card_shows_the_stored_instagram_numbers_with_changes_over_shared_da
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_never_see_another_agents_instagram() {
     let o = seeded().await;
-    let beto_week = o.store.instagram_daily(o.agents[BETO], range(Period::Week)).await.unwrap();
+    let beto_week = o
+        .store
+        .instagram_daily(o.agents[BETO], range(Period::Week))
+        .await
+        .unwrap();
     let beto_views = thousands(sum(&beto_week, |d| d.views).unwrap());
     // The admin sees Beto's block…
     let admin = to_console(&ask(&o, ADMIN_TG, true, "/metricas Beto Ruiz semana").await.text);
@@ -306,7 +325,11 @@ async fn ranking_by_network_orders_by_each_score_and_agents_see_only_their_place
             let text = to_console(&ask(&o, who, false, cmd).await.text);
             let place = expected.iter().position(|(j, _)| *j == i).unwrap() + 1;
             let line = format!("Estás en el puesto {place} de {}.", expected.len());
-            assert!(text.contains(&line), "{cmd} as {}: expected «{line}»:\n{text}", agent_name(i));
+            assert!(
+                text.contains(&line),
+                "{cmd} as {}: expected «{line}»:\n{text}",
+                agent_name(i)
+            );
             for other in (0..3).filter(|j| *j != i) {
                 assert!(!text.contains(&agent_name(other)), "{cmd}: {text}");
             }
@@ -345,7 +368,11 @@ async fn the_team_summary_adds_instagram_totals_and_top_media() {
     );
     // The most engaging media of the week, as the store ranks them, with kind and owner.
     let tz: chrono_tz::Tz = TZ.parse().unwrap();
-    let start = |d: NaiveDate| tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap()).unwrap().to_utc();
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+            .unwrap()
+            .to_utc()
+    };
     let top = o
         .store
         .top_instagram_media(None, start(week.from), start(week.to + Days::days(1)), 3)
@@ -361,9 +388,15 @@ async fn the_team_summary_adds_instagram_totals_and_top_media() {
             m.media.created_at.format("%d/%m"),
             m.media.kind.label()
         );
-        let line = section.lines().find(|l| l.starts_with(&head)).unwrap_or_else(|| panic!("«{head}»:\n{text}"));
+        let line = section
+            .lines()
+            .find(|l| l.starts_with(&head))
+            .unwrap_or_else(|| panic!("«{head}»:\n{text}"));
         assert!(line.ends_with(&agent_name(owner)), "{line}");
-        assert!(line.contains(&format!("{} interacciones", m.media.engagement())), "{line}");
+        assert!(
+            line.contains(&format!("{} interacciones", m.media.engagement())),
+            "{line}"
+        );
     }
     assert!(section.contains("«Reel Polanco @\u{200b}todos»"), "{text}");
     assert!(!text.contains('\u{E000}'));
@@ -408,7 +441,10 @@ async fn help_agents_and_status_speak_instagram() {
     assert!(estado.contains(problem), "{estado}");
     // The agent's own card says it too.
     let card = to_console(&ask(&o, 2001, false, "/mis_metricas").await.text);
-    assert!(card.contains(&format!("⏸ Instagram en pausa hasta las {hhmm}")), "{card}");
+    assert!(
+        card.contains(&format!("⏸ Instagram en pausa hasta las {hhmm}")),
+        "{card}"
+    );
     let card = to_console(&ask(&o, 2000, false, "/mis_metricas").await.text);
     assert!(card.contains(&format!("⚠️ Instagram: {problem}")), "{card}");
     // Once the pause is over, it is no longer shown.
@@ -447,9 +483,9 @@ async fn the_card_and_ranking_through_the_real_telegram_adapter() {
     f.inject(2000, 2000, "/ranking total");
     let calls = f
         .wait_for(Duration::from_secs(10), "the ranking", |c| {
-            c[before..].iter().any(|c| {
-                c.chat_id == Some(2000) && c.text.as_deref().is_some_and(|t| t.contains("Estás en el puesto"))
-            })
+            c[before..]
+                .iter()
+                .any(|c| c.chat_id == Some(2000) && c.text.as_deref().is_some_and(|t| t.contains("Estás en el puesto")))
         })
         .await;
     let sent: String = calls[before..]
