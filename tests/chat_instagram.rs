@@ -497,3 +497,58 @@ async fn the_card_and_ranking_through_the_real_telegram_adapter() {
     assert!(!sent.contains("Beto") && !sent.contains("Carla"), "{sent}");
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_and_the_network_option_through_the_discord_adapter() {
+    use chat_support::fake_discord::{FakeDiscord, interaction};
+    use serde_json::json;
+    let o = seeded().await;
+    let week = range(Period::Week);
+    let cur = o.store.instagram_daily(o.agents[ANA], week).await.unwrap();
+    let views = thousands(sum(&cur, |d| d.views).unwrap());
+    let fake = FakeDiscord::start_with_clock(o.clock.clone()).await;
+    let config = config("http://127.0.0.1:9", &fake.url);
+    let chat = pulso::chat::DiscordChat::new(
+        o.core.clone(),
+        &config,
+        discord_rest(&o, &fake),
+        Some(Duration::from_millis(50)),
+    );
+    // Ana (Discord user 3000) in the guild: her card, then her place on Instagram via the "red" option.
+    chat.handle_interaction(interaction(
+        1,
+        3000,
+        Some(&[]),
+        "mis_metricas",
+        &[("periodo", json!("semana"))],
+    ))
+    .await;
+    chat.handle_interaction(interaction(
+        2,
+        3000,
+        Some(&[]),
+        "ranking",
+        &[("red", json!("instagram")), ("periodo", json!("mes"))],
+    ))
+    .await;
+    let calls = fake.calls();
+    let content = |token: &str| {
+        let edit = calls
+            .iter()
+            .find(|c| c.target == token && c.path.ends_with("@original"))
+            .unwrap_or_else(|| panic!("no answer for {token}"));
+        assert_eq!(
+            calls.iter().find(|c| c.target == token).unwrap().flags & 64,
+            64,
+            "ephemeral"
+        );
+        normalize_discord(edit.content.as_deref().unwrap())
+    };
+    let card = content("tok1");
+    assert!(card.contains("ana.casas"), "{card}");
+    assert!(card.contains(&format!("Visualizaciones: {views} (")), "{card}");
+    let ranking = content("tok2");
+    assert!(ranking.contains("Instagram"), "{ranking}");
+    assert!(ranking.contains("Estás en el puesto"), "{ranking}");
+    assert!(!ranking.contains("Beto"), "{ranking}");
+}
