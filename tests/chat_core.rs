@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "/metricas Beto Ruiz mes",
     "/metricas Ana García",
     "/ranking mes",
+    "/ranking total semana",
     "/resumen mes",
     "/estado",
     "/agentes",

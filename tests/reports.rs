@@ -76,7 +76,11 @@ async fn an_admins_first_sync_posts_the_completion_the_week_and_the_month_to_the
                 ..InstagramDaily::new(day)
             })
             .collect();
-        office.store.upsert_instagram_daily(*id, &rows, Utc::now()).await.unwrap();
+        office
+            .store
+            .upsert_instagram_daily(*id, &rows, Utc::now())
+            .await
+            .unwrap();
         let media = InstagramMedia {
             media_id: format!("1800{i}"),
             created_at: Utc.with_ymd_and_hms(2026, 11, 18, 18, i as u32, 0).unwrap(),
@@ -91,7 +95,11 @@ async fn an_admins_first_sync_posts_the_completion_the_week_and_the_month_to_the
             shares: None,
             total_interactions: Some(20 + i as i64),
         };
-        office.store.upsert_instagram_media(*id, &[media], Utc::now()).await.unwrap();
+        office
+            .store
+            .upsert_instagram_media(*id, &[media], Utc::now())
+            .await
+            .unwrap();
     }
 
     let bot = TelegramBot::start(office.core.clone(), Some(Duration::from_millis(50))).await;

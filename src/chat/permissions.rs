@@ -46,6 +46,8 @@ impl Identity {
 }
 
 /// Whose data an allowed command may show.
+// One short-lived value per command: an agent inline is cheaper than a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scope {
     /// Every agent's data (admins).
@@ -56,6 +58,7 @@ pub enum Scope {
     NoData,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Access {
     Allowed(Scope),
