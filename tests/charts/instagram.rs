@@ -87,10 +87,10 @@ fn stacked_ranking_draws_a_facebook_and_an_instagram_segment_per_agent() {
     assert_eq!(img.height(), layout.height);
     assert_eq!(layout.bars.len(), 3);
 
-    let by_id = |id| ranked.iter().find(|r| r.agent_id == id).unwrap();
     let mut widths = Vec::new();
     for bar in &layout.bars {
-        let r = by_id(bar.agent_id);
+        let r = &ranked[bar.index];
+        assert_eq!(r.agent_id, bar.agent_id);
         let mid = (bar.top + bar.thickness / 2) as u32;
         let (f0, f1) = bar.facebook;
         let (i0, i1) = bar.instagram;
@@ -188,6 +188,38 @@ fn stacked_ranking_frames_the_callers_bar() {
         palette::FACEBOOK,
         img.get_pixel(last.facebook.0 as u32 + 2, (last.top + 2) as u32)
     ));
+}
+
+/// An agent's own view: every other bar nameless and with id 0 (as the chat layer anonymises
+/// them); each bar still follows its own scores.
+#[test]
+fn anonymous_bars_keep_their_own_lengths() {
+    let mut ranked = two_networks();
+    for r in ranked.iter_mut().filter(|r| r.agent_id != 3) {
+        r.agent_id = 0;
+        r.name = String::new();
+    }
+    let chart = stacked_chart(&ranked, Some(3));
+    let layout = stacked_layout(&chart).unwrap();
+    let img = decode(&ranking_stacked(&chart).unwrap());
+    let widths: Vec<i32> = layout.bars.iter().map(|b| b.instagram.1 - b.facebook.0).collect();
+    assert!(widths[0] > widths[1] && widths[1] > widths[2], "{widths:?}");
+    for bar in &layout.bars {
+        let mid = (bar.top + bar.thickness / 2) as u32;
+        assert_span(&img, mid, palette::FACEBOOK, bar.facebook, layout.average_x);
+        assert_span(&img, mid, palette::INSTAGRAM, bar.instagram, layout.average_x);
+    }
+    assert_eq!(layout.bars.iter().filter(|b| b.highlighted).count(), 1);
+    // Ids are never drawn: the same nameless ranking with the real ids is the same image (each
+    // bar's position and score text is its own, not the first bar with the same id).
+    let mut with_ids = two_networks();
+    for r in with_ids.iter_mut().filter(|r| r.agent_id != 3) {
+        r.name = String::new();
+    }
+    assert_eq!(
+        ranking_stacked(&stacked_chart(&with_ids, Some(3))).unwrap(),
+        ranking_stacked(&chart).unwrap()
+    );
 }
 
 #[test]
