@@ -118,6 +118,9 @@ pub const HIGHLIGHT_FRAME: i32 = 4;
 /// Where one agent's bar is drawn, in image pixels (inclusive-exclusive x spans).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StackedBar {
+    /// Index of the agent in [`StackedRankingChart::ranked`] (ids may repeat, e.g. 0 for the
+    /// anonymous bars of an agent's own view).
+    pub index: usize,
     pub agent_id: AgentId,
     /// Rows of the bar: `top..top + thickness`.
     pub top: i32,
@@ -159,9 +162,15 @@ pub fn stacked_layout(chart: &StackedRankingChart) -> Option<StackedLayout> {
     let average = finite(chart.ranked.iter().map(StackedAgent::total).sum::<f64>() / chart.ranked.len() as f64);
     let mut bars = Vec::with_capacity(sel.top.len() + 1);
     let bar = |r: &StackedAgent, y: i32| {
+        let index = chart
+            .ranked
+            .iter()
+            .position(|x| std::ptr::eq(x, r))
+            .expect("selected from the ranking");
         let fb_end = BAR_X0 + bar_len(finite(r.facebook), max);
         let end = BAR_X0 + bar_len(r.total(), max);
         StackedBar {
+            index,
             agent_id: r.agent_id,
             top: y + (ROW - BAR_THICKNESS) / 2,
             thickness: BAR_THICKNESS,
@@ -205,8 +214,6 @@ pub fn ranking_stacked(chart: &StackedRankingChart) -> Result<Png, ChartError> {
     let Some(layout) = stacked_layout(chart) else {
         return no_data_png(chart.title, &subtitle, footer.as_deref());
     };
-    let by_id = |id: AgentId| chart.ranked.iter().find(|r| r.agent_id == id);
-
     render(WIDTH, layout.height, |area| {
         area.fill(&palette::BACKGROUND)?;
         draw_header(area, chart.title, &subtitle)?;
@@ -216,13 +223,13 @@ pub fn ranking_stacked(chart: &StackedRankingChart) -> Result<Png, ChartError> {
             area.draw_text("⋮", &anchor(&style, HPos::Center, VPos::Center), (NAME_X, y))?;
         }
         for bar in &layout.bars {
-            let Some(r) = by_id(bar.agent_id) else { continue };
+            let r = &chart.ranked[bar.index];
             draw_name(area, r.position, &r.name, bar.top + bar.thickness / 2, bar.highlighted)?;
             draw_segments(area, bar)?;
         }
         draw_average_from(area, layout.average, layout.max, STACKED_BARS_TOP, layout.bars_bottom)?;
         for bar in &layout.bars {
-            let Some(r) = by_id(bar.agent_id) else { continue };
+            let r = &chart.ranked[bar.index];
             let x = bar.instagram.1 + 10 + if bar.highlighted { HIGHLIGHT_FRAME } else { 0 };
             draw_score(area, r.total(), bar.top + bar.thickness / 2, x, bar.highlighted)?;
         }
