@@ -10,7 +10,7 @@ use super::text::{bold, plain};
 use crate::charts::{self, RankingChart, TeamChart, TrendChart};
 use crate::domain::freshness::footer;
 use crate::domain::{Agent, AgentId, DateRange, Freshness, Network, Period, RankedAgent, find_by_name, kpi_lines};
-use crate::export::{ExportRow, metrics_csv, top_posts_text};
+use crate::export::{export_csv, export_days, top_posts_text};
 use crate::ports::Attachment;
 
 /// Agents listed in the admin's text ranking.
@@ -94,15 +94,23 @@ impl ChatCore {
         let attachment = if chart {
             let current = self.inner.store.daily_metrics(agent.id, card.range).await?;
             let previous = self.inner.store.daily_metrics(agent.id, card.range.previous()).await?;
+            // Instagram views and reach beside Facebook's when the agent has an account.
+            let instagram = match agent.instagram_account_id {
+                Some(_) => self.inner.store.instagram_daily(agent.id, card.range).await?,
+                None => Vec::new(),
+            };
             let title = format!("{} · {}", plain(&agent.name), period.label());
             let range = card.range;
             let rendered = charts::render_off_runtime(move || {
-                charts::trend_png(&TrendChart {
-                    title: &title,
-                    range,
-                    current: &current,
-                    previous: &previous,
-                })
+                charts::trend_with_instagram_png(
+                    &TrendChart {
+                        title: &title,
+                        range,
+                        current: &current,
+                        previous: &previous,
+                    },
+                    &instagram,
+                )
             })
             .await;
             match rendered {
@@ -165,10 +173,16 @@ impl ChatCore {
                 let foot = footer(agent.last_synced_at, now);
                 // Their bar highlighted among nameless ones (the top 20 and theirs past 25 agents).
                 let attachment = if ranked.iter().any(|r| r.agent_id == agent.id) {
-                    let ranked = anonymous_except(&ranked, agent.id);
                     let age = agent.last_synced_at.map(|t| crate::domain::hace(t, now));
-                    self.ranking_chart(title.clone(), view.range, ranked, Some(agent.id), age, period, network)
-                        .await
+                    if network == Network::Total {
+                        let stacked = stacked_agents(&ranked, Some(agent.id));
+                        self.stacked_chart(title.clone(), view.range, stacked, Some(agent.id), age, period)
+                            .await
+                    } else {
+                        let ranked = anonymous_except(&ranked, agent.id);
+                        self.ranking_chart(title.clone(), view.range, ranked, Some(agent.id), age, period, network)
+                            .await
+                    }
                 } else {
                     None
                 };
@@ -185,9 +199,13 @@ impl ChatCore {
                 let average = crate::domain::ranking::average_score(&ranked);
                 let text = replies::ranking_text(&title, &range_label, &ranked, average, RANKING_LINES);
                 let age = team_last_sync(&view.agents).map(|t| crate::domain::hace(t, now));
-                let attachment = self
-                    .ranking_chart(title, view.range, ranked, None, age, period, network)
-                    .await;
+                let attachment = if network == Network::Total {
+                    let stacked = stacked_agents(&ranked, None);
+                    self.stacked_chart(title, view.range, stacked, None, age, period).await
+                } else {
+                    self.ranking_chart(title, view.range, ranked, None, age, period, network)
+                        .await
+                };
                 Ok(Reply {
                     text: format!("{text}\n{foot}"),
                     attachment,
@@ -201,9 +219,6 @@ impl ChatCore {
 
     /// The ranking PNG, drawn off the runtime; None (logged) when drawing failed. `ranked` carries
     /// the chosen network's scores.
-    // Seam for the charts helper: a stacked Facebook + Instagram variant for `Network::Total`
-    // plugs in here (same title, range, highlight and anonymised rows); today every network draws
-    // the single-bar ranking chart with its own scores.
     #[allow(clippy::too_many_arguments)]
     async fn ranking_chart(
         &self,
@@ -233,6 +248,36 @@ impl ChatCore {
             Ok(p) => Some(png(file_name, p)),
             Err(e) => {
                 tracing::error!(error = %e, "no se pudo dibujar el ranking");
+                None
+            }
+        }
+    }
+
+    /// The two-network ranking PNG for `/ranking … total`: a Facebook and an Instagram segment
+    /// per agent; None (logged) when drawing failed.
+    async fn stacked_chart(
+        &self,
+        title: String,
+        range: DateRange,
+        stacked: Vec<charts::StackedAgent>,
+        highlight: Option<AgentId>,
+        data_age: Option<String>,
+        period: Period,
+    ) -> Option<Attachment> {
+        let rendered = charts::render_off_runtime(move || {
+            charts::ranking_stacked(&charts::StackedRankingChart {
+                title: &title,
+                range,
+                ranked: &stacked,
+                highlight,
+                data_age,
+            })
+        })
+        .await;
+        match rendered {
+            Ok(p) => Some(png(format!("ranking_total_{}.png", period.keyword()), p)),
+            Err(e) => {
+                tracing::error!(error = %e, "no se pudo dibujar el ranking total");
                 None
             }
         }
@@ -308,14 +353,18 @@ impl ChatCore {
         out.push(footer(team_last_sync(&view.agents), now));
 
         let daily = self.inner.store.team_daily(view.range).await?;
+        let instagram_daily = self.inner.store.team_instagram_daily(view.range).await?;
         let title = format!("Equipo · {}", period.label());
         let range = view.range;
         let attachment = match charts::render_off_runtime(move || {
-            charts::team_png(&TeamChart {
-                title: &title,
-                range,
-                daily: &daily,
-            })
+            charts::team_with_instagram_png(
+                &TeamChart {
+                    title: &title,
+                    range,
+                    daily: &daily,
+                },
+                &instagram_daily,
+            )
         })
         .await
         {
@@ -342,15 +391,8 @@ impl ChatCore {
             Scope::Own(agent) => vec![agent.clone()],
             _ => self.inner.store.agents().await?,
         };
-        let mut rows = Vec::new();
-        for agent in &agents {
-            for metrics in self.inner.store.daily_metrics(agent.id, range).await? {
-                rows.push(ExportRow {
-                    agent_name: agent.name.clone(),
-                    metrics,
-                });
-            }
-        }
+        // Facebook and Instagram columns side by side, one row per agent per day with data.
+        let rows = export_days(self.inner.store.as_ref(), &agents, range).await?;
         let who = match scope {
             Scope::Own(agent) => slug(&agent.name),
             _ => "equipo".into(),
@@ -374,7 +416,7 @@ impl ChatCore {
             attachment: Some(Attachment {
                 file_name,
                 mime: "text/csv",
-                bytes: metrics_csv(&rows),
+                bytes: export_csv(&rows),
             }),
             buttons: Vec::new(),
             visibility: Visibility::Private,
@@ -385,6 +427,27 @@ impl ChatCore {
 
 /// The ranking an agent may see drawn: every position and score, but only `me` with a name (and
 /// an id); the others' names, ids and totals are gone before the chart is drawn.
+/// Splits each agent's total score (`ranked` by `Network::Total`) into its Facebook segment
+/// (`performance_score` of the Facebook totals) and the Instagram rest. With `me`, every other bar
+/// is nameless (id 0), as in [`anonymous_except`].
+fn stacked_agents(ranked: &[RankedAgent], me: Option<AgentId>) -> Vec<charts::StackedAgent> {
+    ranked
+        .iter()
+        .map(|r| {
+            let facebook = crate::domain::performance_score(&r.totals);
+            let own = me.is_none_or(|m| m == r.agent_id);
+            charts::StackedAgent {
+                position: r.position,
+                agent_id: if own { r.agent_id } else { 0 },
+                name: if own { r.name.clone() } else { String::new() },
+                facebook,
+                instagram: (r.score - facebook).max(0.0),
+                has_data: r.score > 0.0 || r.totals.has_data(),
+            }
+        })
+        .collect()
+}
+
 pub(crate) fn anonymous_except(ranked: &[RankedAgent], me: AgentId) -> Vec<RankedAgent> {
     ranked
         .iter()
