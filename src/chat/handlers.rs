@@ -10,7 +10,7 @@ use super::text::{bold, plain};
 use crate::charts::{self, RankingChart, TeamChart, TrendChart};
 use crate::domain::freshness::footer;
 use crate::domain::{Agent, AgentId, DateRange, Freshness, Network, Period, RankedAgent, find_by_name, kpi_lines};
-use crate::export::{ExportRow, metrics_csv, top_posts_text};
+use crate::export::{export_csv, export_days, top_posts_text};
 use crate::ports::Attachment;
 
 /// Agents listed in the admin's text ranking.
@@ -342,15 +342,8 @@ impl ChatCore {
             Scope::Own(agent) => vec![agent.clone()],
             _ => self.inner.store.agents().await?,
         };
-        let mut rows = Vec::new();
-        for agent in &agents {
-            for metrics in self.inner.store.daily_metrics(agent.id, range).await? {
-                rows.push(ExportRow {
-                    agent_name: agent.name.clone(),
-                    metrics,
-                });
-            }
-        }
+        // Facebook and Instagram columns side by side, read only for the agents in scope.
+        let rows = export_days(self.inner.store.as_ref(), &agents, range).await?;
         let who = match scope {
             Scope::Own(agent) => slug(&agent.name),
             _ => "equipo".into(),
@@ -374,7 +367,7 @@ impl ChatCore {
             attachment: Some(Attachment {
                 file_name,
                 mime: "text/csv",
-                bytes: metrics_csv(&rows),
+                bytes: export_csv(&rows),
             }),
             buttons: Vec::new(),
             visibility: Visibility::Private,
