@@ -47,7 +47,7 @@ fn assert_card(card: &str, username: &str, t: &Totals) {
     assert!(block.contains(&s), "expected «{s}»:\n{card}");
 }
 
-/// 1. The week's card through Telegram and Discord equals the sandbox; the day Instagram has not
+/// Case 1: The week's card through Telegram and Discord equals the sandbox; the day Instagram has not
 /// produced yet is unknown ("—", an empty export cell), and appears once the clock passes the delay.
 async fn card_equals_the_sandbox_and_late_days_fill_in(db: Db) {
     let Some(w) = world(db, |_| {}).await else { return };
@@ -143,7 +143,7 @@ async fn card_equals_the_sandbox_and_late_days_fill_in_postgres() {
     card_equals_the_sandbox_and_late_days_fill_in(Db::Postgres).await;
 }
 
-/// 2. An agent never sees another agent's Instagram: `/metricas <other>` is refused, `/ranking
+/// Case 2: An agent never sees another agent's Instagram: `/metricas <other>` is refused, `/ranking
 /// semana instagram` shows only their own position; the admin sees every agent.
 async fn agents_never_see_another_agents_instagram(db: Db) {
     let Some(w) = world(db, |_| {}).await else { return };
@@ -252,7 +252,7 @@ async fn agents_never_see_another_agents_instagram_postgres() {
     agents_never_see_another_agents_instagram(Db::Postgres).await;
 }
 
-/// 3. An account under 100 followers: Instagram gives no `follower_count`, so new followers are
+/// Case 3: An account under 100 followers: Instagram gives no `follower_count`, so new followers are
 /// unknown ("—"), while its other numbers arrive.
 async fn small_account_new_followers_are_unknown(db: Db) {
     let Some(w) = world(db, |_| {}).await else { return };
@@ -298,7 +298,7 @@ async fn small_account_new_followers_are_unknown_postgres() {
     small_account_new_followers_are_unknown(Db::Postgres).await;
 }
 
-/// 4. Meta retires an account metric and a media metric: the other Instagram numbers and the
+/// Case 4: Meta retires an account metric and a media metric: the other Instagram numbers and the
 /// Facebook ones still arrive, the retired ones are unknown, and the admins' alert names them.
 async fn a_retired_metric_leaves_the_rest_and_is_named_in_the_alert(db: Db) {
     let Some(w) = world(db, |sb| {
@@ -371,7 +371,7 @@ async fn a_retired_metric_leaves_the_rest_and_is_named_in_the_alert_postgres() {
     a_retired_metric_leaves_the_rest_and_is_named_in_the_alert(Db::Postgres).await;
 }
 
-/// 5. Bad data: Instagram answering with an HTML error page keeps Facebook and shows Instagram as
+/// Case 5: Bad data: Instagram answering with an HTML error page keeps Facebook and shows Instagram as
 /// unknown until a later sync reads it; media whose owner hid the likes keep them unknown.
 async fn odd_instagram_answers_are_unknown_not_zero(db: Db) {
     let Some(w) = world(db, |_| {}).await else { return };

@@ -359,7 +359,7 @@ impl World {
             .join("\n")
     }
 
-    /// Telegram messages the team chat received since call `from`.
+    /// Telegram messages the team chat received.
     pub fn telegram_team(&self) -> Vec<String> {
         self.tg
             .fake
