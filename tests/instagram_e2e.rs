@@ -97,6 +97,7 @@ async fn card_equals_the_sandbox_and_late_days_fill_in(db: Db) {
         pulso::export::parse_export_csv(&w.telegram_file(tg_user(a))).unwrap()
     };
     let rows = export().await;
+    assert!(rows.iter().all(|r| r.agent_name == w.name(a)), "only their own rows");
     let ig_day = |rows: &[pulso::export::ExportDay], d| {
         rows.iter()
             .find(|r| r.date == d)
