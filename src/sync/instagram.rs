@@ -189,7 +189,7 @@ pub(super) async fn sync_instagram(
         }
     };
     match result {
-        Ok(data) => store_instagram(inner, agent, data, account.followers, now).await,
+        Ok(data) => store_instagram(inner, agent, data, now).await,
         Err(InstagramFailure::AccountLimited { resume_after }) => {
             let _ = inner.budget.record_rate_limit_hit().await;
             let wait = resume_after
@@ -222,7 +222,6 @@ async fn store_instagram(
     inner: &Inner,
     agent: &Agent,
     data: super::source::InstagramData,
-    followers: Option<i64>,
     now: DateTime<Utc>,
 ) {
     for metric in &data.refused_metrics {
@@ -236,14 +235,10 @@ async fn store_instagram(
             Err(e) => tracing::error!(metric, error = %e, "no se pudo recordar la métrica rechazada"),
         }
     }
-    let today = today_in(inner.tz, now);
     let mut days = data.days;
     for d in &mut days {
         if d.has_account_metrics() {
             d.account_read_at = Some(now);
-        }
-        if d.date == today {
-            d.followers = d.followers.or(followers);
         }
     }
     let written = async {
