@@ -42,6 +42,8 @@ fn settings() -> SyncSettings {
         bulk_confirm_window: Duration::ZERO,
         hourly_budget: 100_000,
         queue_poll: Duration::from_millis(20),
+        instagram_enabled: true,
+        instagram_backfill_days: 7,
         ..support::sync_settings()
     }
 }

@@ -218,12 +218,7 @@ pub(super) async fn sync_instagram(
     outcome
 }
 
-async fn store_instagram(
-    inner: &Inner,
-    agent: &Agent,
-    data: super::source::InstagramData,
-    now: DateTime<Utc>,
-) {
+async fn store_instagram(inner: &Inner, agent: &Agent, data: super::source::InstagramData, now: DateTime<Utc>) {
     for metric in &data.refused_metrics {
         match inner.store.add_refused_metric(metric, now).await {
             Ok(true) => tracing::warn!(
