@@ -340,7 +340,7 @@ async fn store_equals_the_sandbox(db: support::TestStore) {
         let fb = calls_to(&log, &page.page_id).len();
         let ig_n = calls_to(&log, &ig.ig_id).len();
         assert_eq!(fb, 1, "{log:#?}");
-        assert!(ig_n <= 2 && ig_n >= 1, "{log:#?}");
+        assert!((1..=2).contains(&ig_n), "{log:#?}");
     }
     assert_eq!(calls_to(&log, &w.cast.none.page_id).len(), 1);
     assert_eq!(log.len(), 4 + calls_ig(&w, &log), "nothing else was called: {log:#?}");

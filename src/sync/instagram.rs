@@ -7,10 +7,10 @@ use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::Inner;
-use super::agent::{backoff, mark_disconnected};
+use super::clock::backoff;
 use super::source::{FetchRequest, InstagramFailure, InstagramPlan, InstagramRequest, SourceError};
 use crate::domain::period::today_in;
-use crate::domain::{Agent, ConnectionStatus, DateRange, InstagramAccount, InstagramDaily};
+use crate::domain::{Agent, DateRange, InstagramAccount, InstagramDaily};
 use crate::facebook::REFUSED_PREFIX;
 
 /// Instagram publishes a day's account insights with up to this delay; a day read later is final.
@@ -25,8 +25,9 @@ const HISTORY_DAYS: i64 = 30;
 pub(super) struct IgOutcome {
     pub calls: u64,
     pub max_usage_pct: u32,
-    /// The Page token turned out dead on the Instagram call: the item fails like a Facebook 190.
-    pub failed: Option<String>,
+    /// The Page token turned out dead on the Instagram call (190): the item fails and the agent is
+    /// marked disconnected, as for a Facebook 190.
+    pub token_invalid: Option<String>,
 }
 
 /// The first instant of `day` in `tz` (the earliest when midnight repeats, an hour later when a
@@ -204,8 +205,7 @@ pub(super) async fn sync_instagram(
             set_state(inner, agent, None, Some(&reason)).await;
         }
         Err(InstagramFailure::Source(SourceError::TokenInvalid { reason })) => {
-            mark_disconnected(inner, agent, ConnectionStatus::Disconnected, &reason).await;
-            outcome.failed = Some(reason);
+            outcome.token_invalid = Some(reason);
         }
         Err(InstagramFailure::Source(SourceError::RateLimited { reason, .. })) => {
             let _ = inner.budget.record_rate_limit_hit().await;
