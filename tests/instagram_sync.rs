@@ -589,3 +589,22 @@ async fn postgres_a_missing_instagram_permission_keeps_facebook() {
     };
     a_missing_instagram_permission_keeps_facebook(db).await;
 }
+
+#[tokio::test]
+async fn a_dead_page_token_on_the_instagram_call_disconnects_the_agent_as_on_facebook() {
+    let w = world(support::sqlite().await, |_| {}).await;
+    let big = w.account(&w.cast.big);
+    w.sandbox.set_instagram_fault(&big.ig_id, Fault::TokenInvalid);
+    let (report, _) = w.sync().await;
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(report.synced.len(), 3, "the others went on: {report:?}");
+    let agent = w.agent(&w.cast.big).await;
+    assert_eq!(agent.status, ConnectionStatus::Disconnected);
+    // The Page data read before it stay stored.
+    let fb = w
+        .store()
+        .daily_metrics(w.agent_id(&w.cast.big), DateRange::new(today(), today()))
+        .await
+        .unwrap();
+    assert_eq!(fb.len(), 1);
+}
