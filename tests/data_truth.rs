@@ -55,6 +55,8 @@ fn settings() -> SyncSettings {
         retry_base_delay: Duration::ZERO,
         hourly_budget: 10_000,
         queue_poll: Duration::from_millis(20),
+        // These tests count Facebook's calls; Instagram's are counted in tests/instagram_sync.rs.
+        instagram_enabled: false,
         ..support::sync_settings()
     }
 }

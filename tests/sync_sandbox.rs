@@ -22,6 +22,8 @@ fn settings(budget: i64) -> SyncSettings {
         batch_delay: Duration::ZERO,
         hourly_budget: budget,
         queue_poll: Duration::from_millis(200),
+        // These tests count Facebook's calls; Instagram's are counted in tests/instagram_sync.rs.
+        instagram_enabled: false,
         ..support::sync_settings()
     }
 }

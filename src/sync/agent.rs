@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Days, Utc};
-use rand::Rng;
 
 use super::Inner;
+use super::clock::backoff;
 use super::events::{AgentNotice, SyncEvent};
 use super::source::{FetchRequest, SourceError};
 use crate::domain::period::today_in;
@@ -140,12 +140,16 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
                 // Instagram after the Page: its failures never undo the Facebook data just stored.
                 let ig = super::instagram::sync_instagram(inner, &agent, &request, discovered).await;
                 let calls = calls + ig.calls;
-                let result = match ig.failed {
-                    Some(reason) => ItemResult::Failed {
-                        reason,
-                        calls,
-                        attempts,
-                    },
+                let result = match ig.token_invalid {
+                    // The Page token died between the two halves: the same handling as on Facebook.
+                    Some(reason) => {
+                        mark_disconnected(inner, &agent, ConnectionStatus::Disconnected, &reason).await;
+                        ItemResult::Failed {
+                            reason,
+                            calls,
+                            attempts,
+                        }
+                    }
                     None => ItemResult::Synced { calls, attempts },
                 };
                 return (result, max_usage.max(ig.max_usage_pct));
@@ -250,13 +254,6 @@ pub(super) async fn sync_agent(inner: &Inner, agent_id: AgentId) -> (ItemResult,
     }
 }
 
-/// 1 s, 2 s, 4 s… from the configured base, plus up to 10 % jitter so replicas do not retry in step.
-pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
-    let delay = base.saturating_mul(1 << (attempt - 1).min(16));
-    let jitter = rand::rng().random_range(0.0..0.1);
-    delay + delay.mul_f64(jitter)
-}
-
 async fn store_data(
     inner: &Inner,
     agent: &Agent,
@@ -293,7 +290,7 @@ async fn store_data(
     ItemResult::Synced { calls, attempts }
 }
 
-pub(super) async fn mark_disconnected(inner: &Inner, agent: &Agent, status: ConnectionStatus, reason: &str) {
+async fn mark_disconnected(inner: &Inner, agent: &Agent, status: ConnectionStatus, reason: &str) {
     if let Err(e) = inner
         .store
         .set_agent_status(agent.id, status, Some(reason), inner.clock.now())

@@ -61,3 +61,11 @@ impl Clock for ManualClock {
         tokio::task::yield_now().await;
     }
 }
+
+/// 1 s, 2 s, 4 s… from the configured base, plus up to 10 % jitter so replicas do not retry in step.
+pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
+    use rand::Rng;
+    let delay = base.saturating_mul(1 << (attempt - 1).min(16));
+    let jitter = rand::rng().random_range(0.0..0.1);
+    delay + delay.mul_f64(jitter)
+}

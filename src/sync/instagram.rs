@@ -7,10 +7,10 @@ use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::Inner;
-use super::agent::{backoff, mark_disconnected};
+use super::clock::backoff;
 use super::source::{FetchRequest, InstagramFailure, InstagramPlan, InstagramRequest, SourceError};
 use crate::domain::period::today_in;
-use crate::domain::{Agent, ConnectionStatus, DateRange, InstagramAccount, InstagramDaily};
+use crate::domain::{Agent, DateRange, InstagramAccount, InstagramDaily};
 use crate::facebook::REFUSED_PREFIX;
 
 /// Instagram publishes a day's account insights with up to this delay; a day read later is final.
@@ -25,8 +25,9 @@ const HISTORY_DAYS: i64 = 30;
 pub(super) struct IgOutcome {
     pub calls: u64,
     pub max_usage_pct: u32,
-    /// The Page token turned out dead on the Instagram call: the item fails like a Facebook 190.
-    pub failed: Option<String>,
+    /// The Page token turned out dead on the Instagram call (190): the item fails and the agent is
+    /// marked disconnected, as for a Facebook 190.
+    pub token_invalid: Option<String>,
 }
 
 /// The first instant of `day` in `tz` (the earliest when midnight repeats, an hour later when a
@@ -189,7 +190,7 @@ pub(super) async fn sync_instagram(
         }
     };
     match result {
-        Ok(data) => store_instagram(inner, agent, data, account.followers, now).await,
+        Ok(data) => store_instagram(inner, agent, data, now).await,
         Err(InstagramFailure::AccountLimited { resume_after }) => {
             let _ = inner.budget.record_rate_limit_hit().await;
             let wait = resume_after
@@ -204,8 +205,7 @@ pub(super) async fn sync_instagram(
             set_state(inner, agent, None, Some(&reason)).await;
         }
         Err(InstagramFailure::Source(SourceError::TokenInvalid { reason })) => {
-            mark_disconnected(inner, agent, ConnectionStatus::Disconnected, &reason).await;
-            outcome.failed = Some(reason);
+            outcome.token_invalid = Some(reason);
         }
         Err(InstagramFailure::Source(SourceError::RateLimited { reason, .. })) => {
             let _ = inner.budget.record_rate_limit_hit().await;
@@ -218,13 +218,7 @@ pub(super) async fn sync_instagram(
     outcome
 }
 
-async fn store_instagram(
-    inner: &Inner,
-    agent: &Agent,
-    data: super::source::InstagramData,
-    followers: Option<i64>,
-    now: DateTime<Utc>,
-) {
+async fn store_instagram(inner: &Inner, agent: &Agent, data: super::source::InstagramData, now: DateTime<Utc>) {
     for metric in &data.refused_metrics {
         match inner.store.add_refused_metric(metric, now).await {
             Ok(true) => tracing::warn!(
@@ -236,14 +230,10 @@ async fn store_instagram(
             Err(e) => tracing::error!(metric, error = %e, "no se pudo recordar la métrica rechazada"),
         }
     }
-    let today = today_in(inner.tz, now);
     let mut days = data.days;
     for d in &mut days {
         if d.has_account_metrics() {
             d.account_read_at = Some(now);
-        }
-        if d.date == today {
-            d.followers = d.followers.or(followers);
         }
     }
     let written = async {
