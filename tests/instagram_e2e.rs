@@ -316,7 +316,7 @@ async fn a_retired_metric_leaves_the_rest_and_is_named_in_the_alert(db: Db) {
     let agent = w.agents[a];
     let mut refused = w.store().refused_metrics().await.unwrap();
     refused.sort();
-    assert_eq!(refused, ["instagram:profile_links_taps", "instagram:saved"]);
+    assert_eq!(refused, ["instagram:media.saved", "instagram:profile_links_taps"]);
     let mut e = Expected::default();
     w.learn(a, &log, &mut e);
     let t = Totals {

@@ -226,12 +226,12 @@ async fn a_retired_instagram_metric_keeps_the_others_and_raises_an_alert() {
         refused.contains(&"instagram:profile_links_taps".to_string()),
         "{refused:?}"
     );
-    assert!(refused.contains(&"instagram:saved".to_string()), "{refused:?}");
+    assert!(refused.contains(&"instagram:media.saved".to_string()), "{refused:?}");
     let alerts = w.store().open_alerts().await.unwrap();
     assert!(
         alerts
             .iter()
-            .any(|a| a.summary == "Meta retiró la métrica instagram:profile_links_taps; pulso sigue con las demás"),
+            .any(|a| a.summary == "Meta retiró la métrica profile_links_taps de Instagram; pulso sigue con las demás"),
         "{alerts:?}"
     );
     // The next daily sync names neither and stays within Facebook + 2.

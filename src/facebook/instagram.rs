@@ -20,6 +20,9 @@ use crate::domain::{InstagramDaily, InstagramMedia};
 
 /// Prefix of an Instagram metric in `refused_metrics` (`instagram:views`).
 pub const REFUSED_PREFIX: &str = "instagram:";
+/// Prefix of a media metric after [`REFUSED_PREFIX`] (`instagram:media.saved`), so a refused media
+/// metric never stops the account metric of the same name (both have `views`, `reach`, `shares`).
+pub const MEDIA_REFUSED_PREFIX: &str = "media.";
 
 /// Largest media page asked for; halved on "reduce the amount of data".
 pub const MEDIA_PAGE_SIZE: u32 = 100;
@@ -119,7 +122,11 @@ impl GraphClient {
             ig_id: &plan.account_id,
             tally: Tally::default(),
             account_metrics: ACCOUNT_METRICS.iter().map(|(m, _)| *m).filter(|m| !skip(m)).collect(),
-            media_metrics: MEDIA_METRICS.iter().map(|(m, _)| *m).filter(|m| !skip(m)).collect(),
+            media_metrics: MEDIA_METRICS
+                .iter()
+                .map(|(m, _)| *m)
+                .filter(|m| !skip(&format!("{MEDIA_REFUSED_PREFIX}{m}")))
+                .collect(),
             refused: BTreeSet::new(),
             limit: MEDIA_PAGE_SIZE,
         };
@@ -279,12 +286,14 @@ impl<G: CallGate + ?Sized> IgRun<'_, G> {
                 Ok(_) => {}
                 Err(f) if f.graph.as_ref().is_some_and(is_refused_metric) => {
                     tracing::warn!(ig_id, metric, "Instagram refused a media metric");
-                    self.refused.insert(metric.to_string());
+                    self.refused.insert(format!("{MEDIA_REFUSED_PREFIX}{metric}"));
                 }
                 Err(f) => return Err(f.error),
             }
         }
-        self.media_metrics.retain(|m| !self.refused.contains(*m));
+        let refused = &self.refused;
+        self.media_metrics
+            .retain(|m| !refused.contains(&format!("{MEDIA_REFUSED_PREFIX}{m}")));
         Ok(())
     }
 

@@ -151,15 +151,28 @@ pub fn evaluate(facts: &Facts, t: &Thresholds) -> Evaluation {
         agent_rules(agents, facts.now, t, &mut out.firing);
     }
     for metric in facts.refused_metrics.iter().flatten() {
+        // Instagram metrics are stored as `instagram:{name}`; Facebook ones by their bare name.
+        let (network, name, table, of) = match metric.strip_prefix("instagram:") {
+            Some(name) => match name.strip_prefix("media.") {
+                Some(media) => (
+                    "Instagram",
+                    media,
+                    "src/domain/instagram.rs",
+                    " de las publicaciones de Instagram",
+                ),
+                None => ("Instagram", name, "src/domain/instagram.rs", " de Instagram"),
+            },
+            None => ("Facebook", metric.as_str(), "src/facebook/insights.rs", ""),
+        };
         let mut c = Candidate::new(
             Rule::MetricRetired,
-            format!("Meta retiró la métrica {metric}; pulso sigue con las demás"),
+            format!("Meta retiró la métrica {name}{of}; pulso sigue con las demás"),
             vec![
-                format!("Facebook respondió «(#100) The value must be a valid insights metric» al pedir {metric}."),
-                "Las demás métricas y las publicaciones se siguen guardando; las sincronizaciones ya no la piden y                  su valor queda como desconocido (—)."
+                format!("{network} respondió «(#100) The value must be a valid insights metric» al pedir {name}."),
+                "Las demás métricas y las publicaciones se siguen guardando; las sincronizaciones ya no la piden y \
+                 su valor queda como desconocido (—)."
                     .to_string(),
-                "Qué hacer: si Meta publicó un reemplazo, actualiza la tabla de métricas de pulso                  (src/facebook/insights.rs)."
-                    .to_string(),
+                format!("Qué hacer: si Meta publicó un reemplazo, actualiza la tabla de métricas de pulso ({table})."),
             ],
         );
         c.labels.insert("metric".into(), metric.clone());
