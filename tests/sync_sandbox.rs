@@ -328,3 +328,39 @@ async fn two_engines_on_one_postgres_share_the_job_and_the_budget() {
         }
     }
 }
+
+#[tokio::test]
+async fn one_pages_own_usage_at_100_percent_pauses_nobody() {
+    let w = world(12).await;
+    let db = support::sqlite().await;
+    let ids = w.import(db.store.as_ref()).await;
+    // A daily sync: one call per Page, each Page's own bucket allows one call an hour, so every
+    // answer succeeds while its X-Business-Use-Case-Usage says 100 % for that Page.
+    for id in &ids {
+        db.store
+            .mark_agent_synced(*id, w.clock.now() - chrono::Duration::days(1))
+            .await
+            .unwrap();
+    }
+    w.sandbox.set_hourly_call_limit(Some(1));
+    let engine = w.engine(
+        db.store.clone(),
+        SyncSettings {
+            batch_size: 3,
+            ..settings(1000)
+        },
+    );
+    let mut events = engine.subscribe();
+    let job = engine.request_bulk("admin", false).await.unwrap();
+    let report = loop {
+        match events.recv().await.unwrap() {
+            SyncEvent::Paused { reason, .. } => panic!("one Page's own limit paused everyone: {reason}"),
+            SyncEvent::Finished(r) if r.job_id == job.job_id => break r,
+            _ => {}
+        }
+    };
+    assert_eq!(report.synced.len(), 12, "{:?}", report.failed);
+    for p in &w.pages {
+        assert_eq!(w.sandbox.calls_for(&p.page_id), 1);
+    }
+}

@@ -163,9 +163,18 @@ impl GraphClient {
         })?;
         let status = response.status().as_u16();
         let usage = read_usage(response.headers());
+        // Only the app's usage can pause every agent; a Page's or account's own usage is theirs
+        // (when it runs out Meta answers 80001 / 80002, which defer that agent alone).
         if let Some(pct) = usage.pct {
             gate.observe_usage(pct);
             tally.max_usage_pct = tally.max_usage_pct.max(pct);
+        }
+        if let Some(pct) = usage.object_pct.filter(|p| *p >= 80) {
+            tracing::info!(
+                endpoint,
+                object_usage_pct = pct,
+                "Graph: a Page or account is near its own limit"
+            );
         }
         let trace_id = header_str(response.headers(), "x-fb-trace-id");
         let body = response

@@ -6,11 +6,18 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 /// What the usage headers of one response say.
+///
+/// Two kinds of limit, kept apart (reference/graph-api.md §10.7): the app's (`X-App-Usage`), which
+/// concerns every agent at once, and one business object's (`X-Business-Use-Case-Usage` for a Page or
+/// an Instagram account, the older `X-Page-Usage`), which says nothing about the other Pages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// Highest percentage over `call_count`, `total_cputime`, `total_time` of every header; `None`
-    /// when no usage header was present (Meta omits them near 0 %).
+    /// The app's usage: highest percentage over `call_count`, `total_cputime`, `total_time` of
+    /// `X-App-Usage`; `None` when absent (Meta omits it near 0 %).
     pub pct: Option<u32>,
+    /// The Page's or Instagram account's own usage (same keys), from `X-Business-Use-Case-Usage`
+    /// and `X-Page-Usage`; a high value here holds back that object only, never the whole sync.
+    pub object_pct: Option<u32>,
     /// Longest `estimated_time_to_regain_access` (minutes in the header) when above zero.
     pub regain_after: Option<Duration>,
 }
@@ -21,15 +28,16 @@ const PCT_KEYS: [&str; 3] = ["call_count", "total_cputime", "total_time"];
 /// usage is advice, and a broken header must not fail an otherwise good response.
 pub fn read_usage(headers: &HeaderMap) -> Usage {
     let mut usage = Usage::default();
-    for name in ["x-app-usage", "x-page-usage"] {
-        if let Some(obj) = header_json(headers, name) {
-            merge_counters(&mut usage, &obj);
-        }
+    if let Some(obj) = header_json(headers, "x-app-usage") {
+        merge_counters(&mut usage.pct, &obj);
+    }
+    if let Some(obj) = header_json(headers, "x-page-usage") {
+        merge_counters(&mut usage.object_pct, &obj);
     }
     if let Some(Value::Object(by_object)) = header_json(headers, "x-business-use-case-usage") {
         for entries in by_object.values() {
             for entry in entries.as_array().into_iter().flatten() {
-                merge_counters(&mut usage, entry);
+                merge_counters(&mut usage.object_pct, entry);
                 let minutes = entry
                     .get("estimated_time_to_regain_access")
                     .and_then(number)
@@ -49,11 +57,11 @@ fn header_json(headers: &HeaderMap, name: &str) -> Option<Value> {
     serde_json::from_str(raw).ok()
 }
 
-fn merge_counters(usage: &mut Usage, obj: &Value) {
+fn merge_counters(pct: &mut Option<u32>, obj: &Value) {
     for key in PCT_KEYS {
         if let Some(v) = obj.get(key).and_then(number) {
             let v = u32::try_from(v).unwrap_or(u32::MAX);
-            usage.pct = Some(usage.pct.map_or(v, |p| p.max(v)));
+            *pct = Some(pct.map_or(v, |p| p.max(v)));
         }
     }
 }
@@ -88,7 +96,7 @@ mod tests {
     }
 
     #[test]
-    fn takes_the_highest_percentage_of_all_headers() {
+    fn keeps_the_apps_usage_apart_from_one_pages() {
         let h = headers(&[
             ("x-app-usage", r#"{"call_count":28,"total_cputime":25,"total_time":25}"#),
             (
@@ -99,7 +107,8 @@ mod tests {
         assert_eq!(
             read_usage(&h),
             Usage {
-                pct: Some(97),
+                pct: Some(28),
+                object_pct: Some(97),
                 regain_after: None
             }
         );
@@ -112,7 +121,7 @@ mod tests {
             r#"{"1":[{"type":"pages","call_count":118,"total_cputime":5,"total_time":5,"estimated_time_to_regain_access":12}]}"#,
         )]);
         let u = read_usage(&h);
-        assert_eq!(u.pct, Some(118));
+        assert_eq!((u.pct, u.object_pct), (None, Some(118)));
         assert_eq!(u.regain_after, Some(Duration::from_secs(720)));
     }
 

@@ -59,8 +59,9 @@ async fn recorded_insights_and_posts_become_days_and_posts() {
         .unwrap();
     assert_eq!(fetch.calls, 1);
     assert_eq!(gate.opened(), 1);
-    assert_eq!(fetch.max_usage_pct, 97);
-    assert_eq!(gate.usage(), vec![97]);
+    // The app's 28 %, not the Page's own 97 %: one Page near its limit does not pause the others.
+    assert_eq!(fetch.max_usage_pct, 28);
+    assert_eq!(gate.usage(), vec![28]);
 
     assert_eq!(fetch.days.len(), 2);
     let (sep3, sep4) = (&fetch.days[0], &fetch.days[1]);
@@ -206,7 +207,9 @@ async fn recorded_errors_map_to_classes() {
         );
         assert!(!err.user_reason().is_empty());
         if let FetchError::RateLimited { code: 80001, .. } = err {
-            assert_eq!(gate.usage(), vec![118], "usage is read on error responses too");
+            // Its header is read (the regain time above comes from it), but a Page's own 118 % is
+            // not the app's usage and reaches no gate that would pause every agent.
+            assert!(gate.usage().is_empty(), "{:?}", gate.usage());
         }
     }
 }
