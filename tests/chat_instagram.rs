@@ -296,3 +296,36 @@ async fn help_agents_and_status_speak_instagram() {
     let estado = to_console(&ask(&o, ADMIN_TG, true, "/estado").await.text);
     assert!(!estado.contains("en pausa hasta"), "{estado}");
 }
+
+/// Pixels of exactly this colour in a PNG reply (chart bars and lines are drawn without blending).
+fn pixels_of(reply: &pulso::chat::Reply, colour: plotters::style::RGBColor) -> usize {
+    let png = &reply.attachment.as_ref().expect("a chart").bytes;
+    let img = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+        .unwrap()
+        .to_rgb8();
+    img.pixels().filter(|p| p.0 == [colour.0, colour.1, colour.2]).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_carry_instagram_where_the_command_asks_for_it() {
+    use pulso::charts::palette::INSTAGRAM;
+    let o = seeded().await;
+    // `/ranking … total`: the two-network chart, an Instagram segment beside each Facebook one.
+    let total = ask(&o, ADMIN_TG, true, "/ranking mes total").await;
+    assert_eq!(total.attachment.as_ref().unwrap().file_name, "ranking_total_mes.png");
+    assert!(pixels_of(&total, INSTAGRAM) > 0, "no Instagram segment drawn");
+    let facebook = ask(&o, ADMIN_TG, true, "/ranking mes facebook").await;
+    assert_eq!(pixels_of(&facebook, INSTAGRAM), 0);
+    // The trend chart of an agent with Instagram data draws its views beside Facebook's.
+    let ana = ask(&o, 2000, false, "/mis_metricas semana grafico").await;
+    assert!(pixels_of(&ana, INSTAGRAM) > 0, "no Instagram line on Ana's trend chart");
+    // Carla has no Instagram: her chart is Facebook's alone.
+    let carla = ask(&o, 2002, false, "/mis_metricas semana grafico").await;
+    assert_eq!(pixels_of(&carla, INSTAGRAM), 0);
+    // The team chart of /resumen carries the team's Instagram views.
+    let resumen = ask(&o, ADMIN_TG, true, "/resumen semana").await;
+    assert!(
+        pixels_of(&resumen, INSTAGRAM) > 0,
+        "no Instagram line on the team chart"
+    );
+}
