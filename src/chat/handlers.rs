@@ -1,7 +1,7 @@
 //! Data commands: KPI cards, ranking, team summary, CSV export. Each reads only within the
 //! [`Scope`] that `permissions::access` granted.
 
-use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 
 use super::core::{ChatCore, Fail, Reply, Visibility};
 use super::permissions::Scope;
@@ -42,13 +42,7 @@ fn slug(s: &str) -> String {
 
 impl ChatCore {
     pub(crate) fn day_start_utc(&self, day: NaiveDate) -> DateTime<Utc> {
-        let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-        self.inner
-            .tz
-            .from_local_datetime(&naive)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+        crate::domain::period::local_midnight(day, self.inner.tz)
     }
 
     /// `/mis_metricas` (scope = own agent) and `/metricas <agente>` (scope = everyone).

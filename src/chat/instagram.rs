@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration as Days, Utc};
 use chrono_tz::Tz;
 
 use super::replies::score;
 use super::text::{bold, plain};
 use crate::domain::card_instagram::{instagram_freshness_note, instagram_paused, instagram_title, top_media_text};
+use crate::domain::period::local_midnight;
 use crate::domain::{
     Agent, AgentId, DateRange, InstagramTotals, Network, RankedAgent, instagram_line_text, instagram_lines,
     instagram_score, network_score, rank_scored, shared_instagram_days, trailing_unknown_days,
@@ -41,15 +42,6 @@ pub fn team_section(team: StoreResult<TeamInstagram>) -> Vec<String> {
             vec![String::new(), UNREADABLE.to_string()]
         }
     }
-}
-
-/// Local midnight of `day` in the office zone, as UTC.
-pub(crate) fn day_start(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
 }
 
 /// "⏸ Instagram en pausa hasta las 15:30 …" and the stored problem, when there are any.
@@ -86,7 +78,10 @@ pub async fn card_block(
         return Ok(None);
     }
     let previous = range.previous();
-    let (from, to) = (day_start(tz, range.from), day_start(tz, range.to + Days::days(1)));
+    let (from, to) = (
+        local_midnight(range.from, tz),
+        local_midnight(range.to + Days::days(1), tz),
+    );
     let (cur_days, prev_days, media) = tokio::join!(
         store.instagram_daily(agent.id, range),
         store.instagram_daily(agent.id, previous),
@@ -166,7 +161,10 @@ pub async fn team_instagram(
     tz: Tz,
 ) -> StoreResult<TeamInstagram> {
     let previous = range.previous();
-    let (from, to) = (day_start(tz, range.from), day_start(tz, range.to + Days::days(1)));
+    let (from, to) = (
+        local_midnight(range.from, tz),
+        local_midnight(range.to + Days::days(1), tz),
+    );
     let (per_agent, cur_days, prev_days, media) = tokio::join!(
         store.all_instagram_totals(range),
         store.team_instagram_daily(range),

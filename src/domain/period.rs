@@ -160,8 +160,29 @@ pub fn today_in(tz: Tz, now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&tz).date_naive()
 }
 
+/// The first instant of `day` in `tz` (the earliest one when midnight repeats; one hour later when
+/// a DST jump skips midnight).
+pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn local_midnight_in_the_office_zone() {
+        let d = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+        assert_eq!(
+            local_midnight(d, chrono_tz::America::Mexico_City).to_rfc3339(),
+            "2026-09-01T06:00:00+00:00"
+        );
+    }
+
     use super::*;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {

@@ -20,12 +20,11 @@ mod usage;
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
+use crate::domain::period::local_midnight;
 pub use error::{FetchError, GraphErrorBody, classify, is_page_limit, parse_error_body};
 pub use fetch::{AgentFetch, AgentPlan, INSTAGRAM_ACCOUNT_FIELD};
 pub use gate::{CallGate, GateClosed, NoGate};
@@ -278,20 +277,6 @@ fn header_str(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// The first instant of `day` in `tz` (the earliest one when midnight falls in a DST change).
-fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    match tz.from_local_datetime(&naive).earliest() {
-        Some(t) => t.with_timezone(&Utc),
-        // Midnight skipped by a DST jump: the day starts one hour later.
-        None => tz
-            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| Utc.from_utc_datetime(&naive)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,14 +311,5 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("PAGE-TOKEN"));
-    }
-
-    #[test]
-    fn local_midnight_in_the_office_zone() {
-        let d = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
-        assert_eq!(
-            local_midnight(d, chrono_tz::America::Mexico_City).to_rfc3339(),
-            "2026-09-01T06:00:00+00:00"
-        );
     }
 }

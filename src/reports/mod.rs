@@ -7,7 +7,7 @@ pub mod text;
 use std::sync::Arc;
 
 use anyhow::Context;
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
@@ -161,12 +161,7 @@ impl Reports {
 
     /// Local midnight of `day` in the office's time zone.
     fn start_of(&self, day: NaiveDate) -> DateTime<Utc> {
-        let naive = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-        self.tz
-            .from_local_datetime(&naive)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+        crate::domain::period::local_midnight(day, self.tz)
     }
 }
 

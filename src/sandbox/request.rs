@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::America::Los_Angeles;
 
 use super::state::TokenKind;
@@ -40,12 +40,7 @@ impl Request<'_> {
 
 /// Pacific midnight at the start of `day`, as an instant.
 pub(crate) fn pacific_midnight(day: NaiveDate) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight");
-    Los_Angeles
-        .from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+    crate::domain::period::local_midnight(day, Los_Angeles)
 }
 
 /// The Pacific day an instant falls on (Meta's days are Pacific).

@@ -3,13 +3,13 @@
 //! its own limit (#80002) pauses only this account's Instagram calls, a missing permission is
 //! recorded as the account's problem, and the Page data of the same sync stay stored.
 
-use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration as Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use super::Inner;
 use super::clock::backoff;
 use super::source::{FetchRequest, InstagramFailure, InstagramPlan, InstagramRequest, SourceError};
-use crate::domain::period::today_in;
+use crate::domain::period::{local_midnight, today_in};
 use crate::domain::{Agent, DateRange, InstagramAccount, InstagramDaily};
 use crate::facebook::REFUSED_PREFIX;
 
@@ -28,17 +28,6 @@ pub(super) struct IgOutcome {
     /// The Page token turned out dead on the Instagram call (190): the item fails and the agent is
     /// marked disconnected, as for a Facebook 190.
     pub token_invalid: Option<String>,
-}
-
-/// The first instant of `day` in `tz` (the earliest when midnight repeats, an hour later when a
-/// DST jump skips it).
-fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let naive = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .or_else(|| tz.from_local_datetime(&(naive + Days::hours(1))).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
 }
 
 /// IG-1's office day(s). First sync (no stored day in the last 30): each of the last
@@ -64,7 +53,7 @@ pub(crate) fn account_days(
             .map(|k| today - Days::days(k))
             .collect();
     }
-    let final_at = |day: NaiveDate| day_start(day + Days::days(1), tz) + Days::hours(FINAL_AFTER_HOURS);
+    let final_at = |day: NaiveDate| local_midnight(day + Days::days(1), tz) + Days::hours(FINAL_AFTER_HOURS);
     let read_at = |day: NaiveDate| stored.iter().find(|d| d.date == day).and_then(|d| d.account_read_at);
     let candidates: Vec<NaiveDate> = (1..=REVISIT_DAYS).rev().map(|k| today - Days::days(k)).collect();
     let non_final: Vec<NaiveDate> = candidates
