@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use crate::charts::fmt_int;
+use crate::domain::card::counted;
+use crate::domain::text::chat_excerpt;
 use crate::domain::{Agent, DailyMetrics, DateRange, InstagramDaily, Post};
 use crate::store::{Store, StoreResult};
 
@@ -330,32 +331,6 @@ pub fn top_posts(posts: &[Post], n: usize) -> Vec<&Post> {
     sorted
 }
 
-/// Characters of a post excerpt shown in the list.
-const EXCERPT_CHARS: usize = 40;
-
-/// A post excerpt made safe for a plain-text chat message: one line, no control or bidi-override
-/// characters (which could fake lines or reverse text), mentions defused (a zero-width space after
-/// `@` keeps "@everyone" or "<@123>" from pinging on Discord), cut to [`EXCERPT_CHARS`] with "…".
-fn chat_safe_excerpt(s: &str) -> String {
-    let one_line: String = s
-        .chars()
-        .filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}'))
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cut: String = one_line.chars().take(EXCERPT_CHARS).collect();
-    if one_line.chars().count() > EXCERPT_CHARS {
-        cut = cut.trim_end().to_string() + "…";
-    }
-    cut.replace('@', "@\u{200b}")
-}
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{} {}", fmt_int(n), if n == 1 { one } else { many })
-}
-
 /// "1. 12/11 · «Casa en venta en…» · 34 interacciones · 5 clics", one line per post, numbered in
 /// the given order. Dates are the post's UTC calendar day.
 pub fn top_posts_text(posts: &[&Post]) -> String {
@@ -366,19 +341,14 @@ pub fn top_posts_text(posts: &[&Post]) -> String {
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let excerpt = chat_safe_excerpt(&p.excerpt);
-            let excerpt = if excerpt.is_empty() {
-                "(sin texto)".to_string()
-            } else {
-                format!("«{excerpt}»")
-            };
+            let excerpt = chat_excerpt(&p.excerpt);
             format!(
                 "{}. {} · {} · {} · {}",
                 i + 1,
                 p.created_at.format("%d/%m"),
                 excerpt,
-                plural(p.engagement(), "interacción", "interacciones"),
-                plural(p.link_clicks, "clic", "clics"),
+                counted(p.engagement(), "interacción", "interacciones"),
+                counted(p.link_clicks, "clic", "clics"),
             )
         })
         .collect::<Vec<_>>()

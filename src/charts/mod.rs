@@ -250,27 +250,14 @@ fn no_data_png(title: &str, subtitle: &str, footer: Option<&str>) -> Result<Png,
     })
 }
 
-/// Groups thousands with a dot, Spanish style: 12345 → "12.345".
-pub(crate) fn fmt_int(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('.');
-        }
-        out.push(c);
-    }
-    out
-}
+/// Groups thousands with a dot, Spanish style (the cards' formatting), for the charts.
+pub(crate) use crate::domain::thousands;
 
 /// One decimal with a comma: 1234.56 → "1.234,6"; whole numbers drop the decimal: 50.0 → "50".
 pub(crate) fn fmt_score(x: f64) -> String {
     let x = if x.is_finite() { x } else { 0.0 };
     let tenths = (x * 10.0).round() as i64;
-    let whole = fmt_int(tenths / 10);
+    let whole = thousands(tenths / 10);
     let frac = (tenths % 10).abs();
     let sign = if tenths < 0 && tenths / 10 == 0 { "-" } else { "" };
     if frac == 0 {
@@ -288,7 +275,7 @@ pub(crate) fn fmt_axis(x: f64) -> String {
     } else if a >= 100_000.0 {
         format!("{} mil", fmt_score(x / 1000.0))
     } else {
-        fmt_int(x.round() as i64)
+        thousands(x.round() as i64)
     }
 }
 
@@ -298,10 +285,10 @@ mod tests {
 
     #[test]
     fn spanish_number_formats() {
-        assert_eq!(fmt_int(0), "0");
-        assert_eq!(fmt_int(999), "999");
-        assert_eq!(fmt_int(1000), "1.000");
-        assert_eq!(fmt_int(-1234567), "-1.234.567");
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1.000");
+        assert_eq!(thousands(-1234567), "-1.234.567");
         assert_eq!(fmt_score(50.0), "50");
         assert_eq!(fmt_score(1234.56), "1.234,6");
         assert_eq!(fmt_score(0.04), "0");

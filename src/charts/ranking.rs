@@ -6,8 +6,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::{
-    Area, ChartError, MARGIN, Png, WIDTH, anchor, bold, draw_footer, draw_header, fit_text, fmt_int, fmt_score,
-    no_data_png, palette, render, text,
+    Area, ChartError, MARGIN, Png, WIDTH, anchor, bold, draw_footer, draw_header, fit_text, fmt_score, no_data_png,
+    palette, render, text, thousands,
 };
 use crate::domain::ranking::average_score;
 use crate::domain::{AgentId, DateRange, RankedAgent};
@@ -137,7 +137,7 @@ pub fn ranking_png(chart: &RankingChart) -> Result<Png, ChartError> {
         format!(
             "mostrando {} de {}",
             TOP_WHEN_CAPPED,
-            fmt_int(chart.ranked.len() as i64)
+            thousands(chart.ranked.len() as i64)
         )
     });
 

@@ -11,8 +11,8 @@ use super::ranking::{
     finite, select,
 };
 use super::{
-    Area, ChartError, MARGIN, Png, WIDTH, anchor, bold, draw_footer, draw_header, fmt_int, no_data_png, palette,
-    render, text,
+    Area, ChartError, MARGIN, Png, WIDTH, anchor, bold, draw_footer, draw_header, no_data_png, palette, render, text,
+    thousands,
 };
 use crate::domain::{
     AgentId, AgentTotals, DateRange, InstagramTotals, instagram_score, performance_score, spanish_key,
@@ -190,9 +190,13 @@ pub fn stacked_layout(chart: &StackedRankingChart) -> Option<StackedLayout> {
         bars.push(bar(r, y + GAP_ROW));
         y += GAP_ROW + ROW;
     }
-    let shown_note = sel
-        .capped
-        .then(|| format!("mostrando {} de {}", sel.top.len(), fmt_int(chart.ranked.len() as i64)));
+    let shown_note = sel.capped.then(|| {
+        format!(
+            "mostrando {} de {}",
+            sel.top.len(),
+            thousands(chart.ranked.len() as i64)
+        )
+    });
     Some(StackedLayout {
         height: (y + 24 + FOOTER) as u32,
         average_x: BAR_X0 + bar_len(average, max),

@@ -117,6 +117,11 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// "1 clic", "1.234 clics": a count with its noun in the right number.
+pub fn counted(n: i64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KpiLine {
     pub kpi: Kpi,

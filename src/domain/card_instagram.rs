@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::card::thousands;
+use super::card::{counted, thousands};
 use super::instagram::{ACCOUNT_METRICS, InstagramMedia, InstagramTotals};
 use super::metrics::{Delta, delta_pct};
-use super::text::outside_line;
+use super::text::{chat_excerpt, outside_line};
 
 /// The Instagram metrics a card shows, in reading order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -135,24 +135,6 @@ pub fn instagram_freshness_note(missing: i64, range_days: i64) -> Option<String>
     }
 }
 
-/// Characters of a caption shown in chat.
-pub const MEDIA_EXCERPT_CHARS: usize = 40;
-
-/// A caption as chat data: one line, no markers or bidi tricks ([`outside_line`]), cut to
-/// [`MEDIA_EXCERPT_CHARS`], and `@` defused so it can never mention anyone.
-pub fn media_excerpt(caption: &str) -> String {
-    let line = outside_line(caption);
-    let mut cut: String = line.chars().take(MEDIA_EXCERPT_CHARS).collect();
-    if line.chars().count() > MEDIA_EXCERPT_CHARS {
-        cut = cut.trim_end().to_string() + "…";
-    }
-    cut.replace('@', "@\u{200b}")
-}
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{} {}", thousands(n), if n == 1 { one } else { many })
-}
-
 /// "1. 20/11 · reel · «Casa con alberca…» · 34 interacciones · 340 visualizaciones", one line per
 /// media item, numbered in the given order; `owner` adds "· Ana García" (team lists). Dates are the
 /// item's UTC calendar day, like Facebook posts.
@@ -164,22 +146,17 @@ pub fn top_media_text(media: &[(&InstagramMedia, Option<&str>)]) -> String {
         .iter()
         .enumerate()
         .map(|(i, (m, owner))| {
-            let excerpt = media_excerpt(&m.excerpt);
-            let excerpt = if excerpt.is_empty() {
-                "(sin texto)".to_string()
-            } else {
-                format!("«{excerpt}»")
-            };
+            let excerpt = chat_excerpt(&m.excerpt);
             let mut line = format!(
                 "{}. {} · {} · {} · {}",
                 i + 1,
                 m.created_at.format("%d/%m"),
                 m.kind.label(),
                 excerpt,
-                plural(m.engagement(), "interacción", "interacciones"),
+                counted(m.engagement(), "interacción", "interacciones"),
             );
             if let Some(views) = m.views {
-                line.push_str(&format!(" · {}", plural(views, "visualización", "visualizaciones")));
+                line.push_str(&format!(" · {}", counted(views, "visualización", "visualizaciones")));
             }
             if let Some(owner) = owner {
                 line.push_str(&format!(" · {}", outside_line(owner)));

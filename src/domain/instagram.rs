@@ -7,6 +7,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::metrics::{add_known, masked_by_offset};
+
 /// The professional account linked to an agent's Page (`instagram_business_account`), discovered
 /// in the Page call the Facebook sync already makes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,13 +168,6 @@ pub struct InstagramTotals {
     pub interactions_days: i64,
 }
 
-fn add_known(sum: Option<i64>, value: Option<i64>) -> Option<i64> {
-    match (sum, value) {
-        (None, None) => None,
-        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-    }
-}
-
 impl InstagramTotals {
     /// Sums daily rows; followers is the latest known value.
     pub fn from_days<'a>(days: impl IntoIterator<Item = &'a InstagramDaily>) -> Self {
@@ -282,39 +277,32 @@ pub fn shared_instagram_days(
     previous: &[InstagramDaily],
     previous_from: NaiveDate,
 ) -> (Vec<InstagramDaily>, Vec<InstagramDaily>) {
-    use std::collections::HashMap;
-    let index = |days: &[InstagramDaily], from: NaiveDate| -> HashMap<i64, InstagramDaily> {
-        days.iter().map(|d| ((d.date - from).num_days(), d.clone())).collect()
-    };
-    let (cur, prev) = (index(current, current_from), index(previous, previous_from));
-    let mask = |mine: &HashMap<i64, InstagramDaily>, other: &HashMap<i64, InstagramDaily>| {
-        let mut out: Vec<InstagramDaily> = mine
-            .iter()
-            .map(|(offset, day)| {
-                let twin = other.get(offset).cloned().unwrap_or_default();
-                let keep = |v: Option<i64>, t: Option<i64>| v.filter(|_| t.is_some());
-                InstagramDaily {
-                    date: day.date,
-                    followers: keep(day.followers, twin.followers),
-                    new_followers: keep(day.new_followers, twin.new_followers),
-                    views: keep(day.views, twin.views),
-                    reach: keep(day.reach, twin.reach),
-                    accounts_engaged: keep(day.accounts_engaged, twin.accounts_engaged),
-                    total_interactions: keep(day.total_interactions, twin.total_interactions),
-                    likes: keep(day.likes, twin.likes),
-                    comments: keep(day.comments, twin.comments),
-                    shares: keep(day.shares, twin.shares),
-                    saves: keep(day.saves, twin.saves),
-                    profile_links_taps: keep(day.profile_links_taps, twin.profile_links_taps),
-                    media: keep(day.media, twin.media),
-                    account_read_at: day.account_read_at,
-                }
-            })
-            .collect();
-        out.sort_by_key(|d| d.date);
-        out
-    };
-    (mask(&cur, &prev), mask(&prev, &cur))
+    masked_by_offset(
+        current,
+        current_from,
+        previous,
+        previous_from,
+        |d| d.date,
+        |day, twin| {
+            let keep = |v: Option<i64>, t: fn(&InstagramDaily) -> Option<i64>| v.filter(|_| twin.and_then(t).is_some());
+            InstagramDaily {
+                date: day.date,
+                followers: keep(day.followers, |t| t.followers),
+                new_followers: keep(day.new_followers, |t| t.new_followers),
+                views: keep(day.views, |t| t.views),
+                reach: keep(day.reach, |t| t.reach),
+                accounts_engaged: keep(day.accounts_engaged, |t| t.accounts_engaged),
+                total_interactions: keep(day.total_interactions, |t| t.total_interactions),
+                likes: keep(day.likes, |t| t.likes),
+                comments: keep(day.comments, |t| t.comments),
+                shares: keep(day.shares, |t| t.shares),
+                saves: keep(day.saves, |t| t.saves),
+                profile_links_taps: keep(day.profile_links_taps, |t| t.profile_links_taps),
+                media: keep(day.media, |t| t.media),
+                account_read_at: day.account_read_at,
+            }
+        },
+    )
 }
 
 /// How many of the range's latest days (counting back from `to`) have no account insights yet:

@@ -95,7 +95,7 @@ pub struct AgentTotals {
 }
 
 /// Adds an optional count to an optional sum: unknown + unknown stays unknown.
-fn add_known(sum: Option<i64>, value: Option<i64>) -> Option<i64> {
+pub(crate) fn add_known(sum: Option<i64>, value: Option<i64>) -> Option<i64> {
     match (sum, value) {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
@@ -169,36 +169,59 @@ pub fn shared_known_days(
     previous: &[DailyMetrics],
     previous_from: NaiveDate,
 ) -> (Vec<DailyMetrics>, Vec<DailyMetrics>) {
+    masked_by_offset(
+        current,
+        current_from,
+        previous,
+        previous_from,
+        |d| d.date,
+        |day, twin| {
+            let keep = |v: Option<i64>, t: Option<i64>| v.filter(|_| t.is_some());
+            DailyMetrics {
+                impressions: keep(day.impressions, twin.and_then(|t| t.impressions)),
+                reach: keep(day.reach, twin.and_then(|t| t.reach)),
+                engaged_users: keep(day.engaged_users, twin.and_then(|t| t.engaged_users)),
+                followers: keep(day.followers, twin.and_then(|t| t.followers)),
+                ..day.clone()
+            }
+        },
+    )
+}
+
+/// Pairs day *i* of `current` with day *i* of `previous` (by offset from each period's start) and
+/// lets `mask` keep, on each side, only what the matching day of the other side knows; each side
+/// comes back sorted by date. The rule behind every Δ %, for the Page and for Instagram.
+pub(crate) fn masked_by_offset<T>(
+    current: &[T],
+    current_from: NaiveDate,
+    previous: &[T],
+    previous_from: NaiveDate,
+    date: impl Fn(&T) -> NaiveDate,
+    mask: impl Fn(&T, Option<&T>) -> T,
+) -> (Vec<T>, Vec<T>) {
     use std::collections::HashMap;
-    let index = |days: &[DailyMetrics], from: NaiveDate| -> HashMap<i64, DailyMetrics> {
-        days.iter().map(|d| ((d.date - from).num_days(), d.clone())).collect()
+    let index = |days: &'_ [T], from: NaiveDate| -> HashMap<i64, usize> {
+        days.iter()
+            .enumerate()
+            .map(|(i, d)| ((date(d) - from).num_days(), i))
+            .collect()
     };
-    let (cur, prev) = (index(current, current_from), index(previous, previous_from));
-    let mask = |mine: &HashMap<i64, DailyMetrics>, other: &HashMap<i64, DailyMetrics>| -> Vec<DailyMetrics> {
-        let mut out: Vec<DailyMetrics> = mine
+    let side = |mine: &[T], mine_from: NaiveDate, other: &[T], other_from: NaiveDate| -> Vec<T> {
+        let other_index = index(other, other_from);
+        let mut out: Vec<T> = mine
             .iter()
-            .map(|(offset, day)| {
-                let twin = other.get(offset);
-                let mut d = day.clone();
-                if twin.and_then(|t| t.impressions).is_none() {
-                    d.impressions = None;
-                }
-                if twin.and_then(|t| t.reach).is_none() {
-                    d.reach = None;
-                }
-                if twin.and_then(|t| t.engaged_users).is_none() {
-                    d.engaged_users = None;
-                }
-                if twin.and_then(|t| t.followers).is_none() {
-                    d.followers = None;
-                }
-                d
+            .map(|day| {
+                let offset = (date(day) - mine_from).num_days();
+                mask(day, other_index.get(&offset).map(|&i| &other[i]))
             })
             .collect();
-        out.sort_by_key(|d| d.date);
+        out.sort_by_key(|d| date(d));
         out
     };
-    (mask(&cur, &prev), mask(&prev, &cur))
+    (
+        side(current, current_from, previous, previous_from),
+        side(previous, previous_from, current, current_from),
+    )
 }
 
 /// The whole office's totals over a period.

@@ -50,6 +50,24 @@ pub fn outside_line(s: &str) -> String {
     out
 }
 
+/// Characters of a post or media excerpt shown in a chat list.
+pub const CHAT_EXCERPT_CHARS: usize = 40;
+
+/// A stored excerpt as it appears in a chat list: «one line, cut to [`CHAT_EXCERPT_CHARS`] with
+/// "…"», mentions defused (a zero-width space after `@` keeps "@everyone" or "<@123>" from pinging
+/// on Discord), or "(sin texto)" when there is none.
+pub fn chat_excerpt(s: &str) -> String {
+    let line = outside_line(s);
+    if line.is_empty() {
+        return "(sin texto)".to_string();
+    }
+    let mut cut: String = line.chars().take(CHAT_EXCERPT_CHARS).collect();
+    if line.chars().count() > CHAT_EXCERPT_CHARS {
+        cut = cut.trim_end().to_string() + "…";
+    }
+    format!("«{}»", cut.replace('@', "@\u{200b}"))
+}
+
 /// The letter a character sorts as in Spanish: accents fold to the base letter (`Á` → `a`,
 /// `ü` → `u`), `ñ` is its own letter right after `n`. Returned as a number so that `ñ` fits
 /// between `n` and `o`.
