@@ -61,14 +61,6 @@ pub struct ExportDay {
     pub instagram: Option<InstagramDaily>,
 }
 
-/// A Facebook-only row, as the export was before Instagram: its Instagram cells are empty. Prefer
-/// [`export_days`] + [`export_csv`], which add each agent's Instagram days.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExportRow {
-    pub agent_name: String,
-    pub metrics: DailyMetrics,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("la cabecera del CSV no es la esperada: «{found}»")]
@@ -205,20 +197,6 @@ pub fn export_csv(days: &[ExportDay]) -> Vec<u8> {
         w.flush().expect("CSV to memory");
     }
     out
-}
-
-/// Facebook-only rows as a CSV file (Instagram cells empty); see [`ExportRow`].
-pub fn metrics_csv(rows: &[ExportRow]) -> Vec<u8> {
-    let days: Vec<ExportDay> = rows
-        .iter()
-        .map(|r| ExportDay {
-            agent_name: r.agent_name.clone(),
-            date: r.metrics.date,
-            facebook: Some(r.metrics.clone()),
-            instagram: None,
-        })
-        .collect();
-    export_csv(&days)
 }
 
 /// Reads a file written by [`export_csv`] (BOM optional) back into rows. A network whose cells are

@@ -7,46 +7,38 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use pulso::domain::{AgentId, DailyMetrics, DateRange, InstagramAccount, InstagramDaily, Role};
-use pulso::export::{
-    ExportDay, ExportError, ExportRow, HEADER, export_csv, export_days, metrics_csv, parse_export_csv,
-};
+use pulso::export::{ExportDay, ExportError, HEADER, export_csv, export_days, parse_export_csv};
 use pulso::store::{NewAgent, Store};
 use support::TestStore;
 
-/// Facebook-only rows as `ExportDay`s (no Instagram), for the file-format tests.
-fn days(rows: &[ExportRow]) -> Vec<ExportDay> {
-    rows.iter()
-        .map(|r| ExportDay {
-            agent_name: r.agent_name.clone(),
-            date: r.metrics.date,
-            facebook: Some(r.metrics.clone()),
-            instagram: None,
-        })
-        .collect()
-}
-
-fn row(name: &str, day: u32, views: i64, reactions: i64) -> ExportRow {
-    ExportRow {
+/// A Facebook-only day (no Instagram row), for the file-format tests.
+fn row(name: &str, day: u32, views: i64, reactions: i64) -> ExportDay {
+    let date = NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+    ExportDay {
         agent_name: name.to_string(),
-        metrics: DailyMetrics {
-            date: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
-            followers: Some(1234),
-            impressions: Some(views),
-            reach: Some(views / 2),
-            engaged_users: Some(17),
-            posts: 2,
-            reactions,
-            comments: 3,
-            shares: 1,
-            link_clicks: 5,
-            whatsapp_clicks: 2,
-            engagement_rate: None,
-        }
-        .with_engagement_rate(),
+        date,
+        instagram: None,
+        facebook: Some(
+            DailyMetrics {
+                date,
+                followers: Some(1234),
+                impressions: Some(views),
+                reach: Some(views / 2),
+                engaged_users: Some(17),
+                posts: 2,
+                reactions,
+                comments: 3,
+                shares: 1,
+                link_clicks: 5,
+                whatsapp_clicks: 2,
+                engagement_rate: None,
+            }
+            .with_engagement_rate(),
+        ),
     }
 }
 
-fn sample() -> Vec<ExportRow> {
+fn sample() -> Vec<ExportDay> {
     vec![
         row("José Núñez", 1, 1000, 38),
         row("María Fernández Ibáñez", 1, 3000, 100),
@@ -61,7 +53,7 @@ fn sample() -> Vec<ExportRow> {
 
 #[test]
 fn starts_with_a_bom_and_the_spanish_header() {
-    let bytes = metrics_csv(&sample());
+    let bytes = export_csv(&sample());
     assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
     let text = std::str::from_utf8(&bytes[3..]).unwrap();
     let first_line = text.lines().next().unwrap();
@@ -76,7 +68,7 @@ fn starts_with_a_bom_and_the_spanish_header() {
     assert_eq!(first_line, HEADER.join(","));
     // An empty export is still a valid file with the header.
     assert_eq!(
-        metrics_csv(&[]),
+        export_csv(&[]),
         "\u{feff}"
             .bytes()
             .chain(format!("{first_line}\r\n").bytes())
@@ -86,7 +78,7 @@ fn starts_with_a_bom_and_the_spanish_header() {
 
 #[test]
 fn rows_are_spreadsheet_friendly() {
-    let bytes = metrics_csv(&[row("José Núñez", 1, 1000, 38)]);
+    let bytes = export_csv(&[row("José Núñez", 1, 1000, 38)]);
     let text = String::from_utf8(bytes).unwrap();
     // (38 + 3 + 1) / 1000; no Instagram row: twelve empty Instagram cells.
     assert!(
@@ -97,7 +89,7 @@ fn rows_are_spreadsheet_friendly() {
 
 #[test]
 fn formula_looking_names_are_neutralised_in_the_file() {
-    let text = String::from_utf8(metrics_csv(&sample())).unwrap();
+    let text = String::from_utf8(export_csv(&sample())).unwrap();
     for line in text.lines().skip(1) {
         let first = line.trim_start_matches('"').chars().next();
         assert!(!matches!(first, Some('=' | '+' | '-' | '@')), "unguarded: {line}");
@@ -109,16 +101,15 @@ fn formula_looking_names_are_neutralised_in_the_file() {
 #[test]
 fn round_trips() {
     let rows = sample();
-    let parsed = parse_export_csv(&metrics_csv(&rows)).unwrap();
-    assert_eq!(parsed, days(&rows));
-    assert_eq!(export_csv(&days(&rows)), metrics_csv(&rows));
-    assert!(parse_export_csv(&metrics_csv(&[])).unwrap().is_empty());
+    let parsed = parse_export_csv(&export_csv(&rows)).unwrap();
+    assert_eq!(parsed, rows);
+    assert!(parse_export_csv(&export_csv(&[])).unwrap().is_empty());
     // Rates that are not short decimals come back bit for bit.
     let mut odd = row("Ana", 9, 3, 1);
-    odd.metrics.engagement_rate = Some(1.0 / 3.0);
+    odd.facebook.as_mut().unwrap().engagement_rate = Some(1.0 / 3.0);
     assert_eq!(
-        parse_export_csv(&metrics_csv(std::slice::from_ref(&odd))).unwrap(),
-        days(&[odd])
+        parse_export_csv(&export_csv(std::slice::from_ref(&odd))).unwrap(),
+        vec![odd]
     );
 }
 
@@ -126,7 +117,7 @@ fn round_trips() {
 fn parse_rejects_foreign_files_with_a_spanish_message() {
     let err = parse_export_csv(b"name,date\nAna,2026-11-01\n").unwrap_err();
     assert!(matches!(err, ExportError::Header { .. }), "{err}");
-    let mut bytes = metrics_csv(&[row("Ana", 1, 10, 1)]);
+    let mut bytes = export_csv(&[row("Ana", 1, 10, 1)]);
     bytes.extend_from_slice("Luis,2026-13-01,1,1,1,1,1,1,1,1,1,1,0.1,,,,,,,,,,,,\r\n".as_bytes());
     let err = parse_export_csv(&bytes).unwrap_err();
     assert!(err.to_string().contains("fila 3"), "{err}");
