@@ -14,9 +14,21 @@ use chrono::NaiveDate;
 use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use pulso::charts::{
-    Png, RankingChart, StackedRankingChart, TrendChart, rank_stacked, ranking_png, ranking_stacked, trend_png,
+    Png, RankingChart, StackedAgent, StackedRankingChart, TrendChart, ranking_png, ranking_stacked,
+    stacked_from_ranked, trend_png,
 };
-use pulso::domain::{AgentTotals, DailyMetrics, DateRange, InstagramTotals, RankedAgent};
+use pulso::domain::ranking::{network_score, rank_scored};
+use pulso::domain::{AgentId, AgentTotals, DailyMetrics, DateRange, InstagramTotals, Network, RankedAgent};
+
+/// Both networks' scores summed and ranked by the domain, as `/ranking … total` does.
+fn rank_stacked(
+    agents: impl IntoIterator<Item = (AgentId, String, AgentTotals, Option<InstagramTotals>)>,
+) -> Vec<StackedAgent> {
+    stacked_from_ranked(&rank_scored(agents.into_iter().map(|(id, name, fb, ig)| {
+        let score = network_score(Network::Total, &fb, ig.as_ref());
+        (id, name, fb, score)
+    })))
+}
 
 const RUNS: usize = 50;
 const WARMUP: usize = 3;

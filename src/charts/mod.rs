@@ -26,8 +26,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 pub use ranking::{MAX_BARS_UNCAPPED, RankingChart, TOP_WHEN_CAPPED, ranking_png};
 pub use stacked::{
-    HIGHLIGHT_FRAME, STACKED_BARS_TOP, StackedAgent, StackedBar, StackedLayout, StackedRankingChart, rank_stacked,
-    ranking_stacked, stacked_layout,
+    HIGHLIGHT_FRAME, STACKED_BARS_TOP, StackedAgent, StackedBar, StackedLayout, StackedRankingChart, ranking_stacked,
+    stacked_from_ranked, stacked_layout,
 };
 pub use team::{TeamChart, team_png, team_with_instagram_png};
 pub use trend::{TrendChart, trend_png, trend_with_instagram_png};

@@ -14,9 +14,7 @@ use super::{
     Area, ChartError, MARGIN, Png, WIDTH, anchor, bold, draw_footer, draw_header, no_data_png, palette, render, text,
     thousands,
 };
-use crate::domain::{
-    AgentId, AgentTotals, DateRange, InstagramTotals, instagram_score, performance_score, spanish_key,
-};
+use crate::domain::{AgentId, DateRange, RankedAgent, performance_score};
 
 /// One agent's bar in the two-network ranking.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,47 +48,26 @@ impl Ranked for StackedAgent {
     }
 }
 
-/// Scores every agent on both networks (`performance_score`, `instagram_score`; `None` = no
-/// Instagram: segment 0) and orders them by the sum, highest first; equal sums by name, then id.
-pub fn rank_stacked(
-    agents: impl IntoIterator<Item = (AgentId, String, AgentTotals, Option<InstagramTotals>)>,
-) -> Vec<StackedAgent> {
-    let mut ranked: Vec<StackedAgent> = agents
-        .into_iter()
-        .map(|(agent_id, name, fb, ig)| StackedAgent {
-            position: 0,
-            agent_id,
-            facebook: performance_score(&fb),
-            instagram: ig.as_ref().map_or(0.0, instagram_score),
-            has_data: fb.has_data() || ig.as_ref().is_some_and(|t| t.days_with_data > 0),
-            name,
-        })
-        .collect();
-    ranked.sort_by_cached_key(|r| {
-        (
-            std::cmp::Reverse(TotalOrder(r.total())),
-            spanish_key(&r.name),
-            r.agent_id,
-        )
-    });
-    for (i, r) in ranked.iter_mut().enumerate() {
-        r.position = i + 1;
-    }
+/// The bars of `/ranking … total` from the domain's ranking by [`Network::Total`] (its order and
+/// positions kept): each agent's Facebook segment is `performance_score` of their Facebook totals,
+/// the Instagram segment the rest of their total score.
+///
+/// [`Network::Total`]: crate::domain::Network::Total
+pub fn stacked_from_ranked(ranked: &[RankedAgent]) -> Vec<StackedAgent> {
     ranked
-}
-
-#[derive(PartialEq)]
-struct TotalOrder(f64);
-impl Eq for TotalOrder {}
-impl PartialOrd for TotalOrder {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for TotalOrder {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
+        .iter()
+        .map(|r| {
+            let facebook = performance_score(&r.totals);
+            StackedAgent {
+                position: r.position,
+                agent_id: r.agent_id,
+                name: r.name.clone(),
+                facebook,
+                instagram: (r.score - facebook).max(0.0),
+                has_data: r.totals.has_data() || r.score > 0.0,
+            }
+        })
+        .collect()
 }
 
 /// Inputs of [`ranking_stacked`].
@@ -303,6 +280,18 @@ fn draw_legend(area: &Area) -> Result<(), ChartError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ranking::{network_score, rank_scored};
+    use crate::domain::{AgentTotals, InstagramTotals, Network};
+
+    /// Both networks' scores summed and ranked by the domain, as `/ranking … total` does.
+    fn rank_stacked(
+        agents: impl IntoIterator<Item = (AgentId, String, AgentTotals, Option<InstagramTotals>)>,
+    ) -> Vec<StackedAgent> {
+        stacked_from_ranked(&rank_scored(agents.into_iter().map(|(id, name, fb, ig)| {
+            let score = network_score(Network::Total, &fb, ig.as_ref());
+            (id, name, fb, score)
+        })))
+    }
 
     fn totals(posts: i64) -> AgentTotals {
         AgentTotals {

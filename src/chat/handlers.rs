@@ -421,25 +421,15 @@ impl ChatCore {
 
 /// The ranking an agent may see drawn: every position and score, but only `me` with a name (and
 /// an id); the others' names, ids and totals are gone before the chart is drawn.
-/// Splits each agent's total score (`ranked` by `Network::Total`) into its Facebook segment
-/// (`performance_score` of the Facebook totals) and the Instagram rest. With `me`, every other bar
-/// is nameless (id 0), as in [`anonymous_except`].
+/// The two-network bars of `ranked` (by `Network::Total`); with `me`, every other bar is nameless
+/// (id 0), as in [`anonymous_except`].
 fn stacked_agents(ranked: &[RankedAgent], me: Option<AgentId>) -> Vec<charts::StackedAgent> {
-    ranked
-        .iter()
-        .map(|r| {
-            let facebook = crate::domain::performance_score(&r.totals);
-            let own = me.is_none_or(|m| m == r.agent_id);
-            charts::StackedAgent {
-                position: r.position,
-                agent_id: if own { r.agent_id } else { 0 },
-                name: if own { r.name.clone() } else { String::new() },
-                facebook,
-                instagram: (r.score - facebook).max(0.0),
-                has_data: r.score > 0.0 || r.totals.has_data(),
-            }
-        })
-        .collect()
+    let mut stacked = charts::stacked_from_ranked(ranked);
+    for bar in stacked.iter_mut().filter(|b| me.is_some_and(|m| m != b.agent_id)) {
+        bar.agent_id = 0;
+        bar.name = String::new();
+    }
+    stacked
 }
 
 pub(crate) fn anonymous_except(ranked: &[RankedAgent], me: AgentId) -> Vec<RankedAgent> {

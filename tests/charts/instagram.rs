@@ -3,9 +3,20 @@
 
 use super::*;
 use pulso::charts::{
-    HIGHLIGHT_FRAME, StackedAgent, StackedRankingChart, rank_stacked, stacked_layout, team_with_instagram_png,
+    HIGHLIGHT_FRAME, StackedAgent, StackedRankingChart, stacked_from_ranked, stacked_layout, team_with_instagram_png,
 };
-use pulso::domain::{InstagramDaily, InstagramTotals, instagram_score, performance_score};
+use pulso::domain::ranking::{network_score, rank_scored};
+use pulso::domain::{AgentId, InstagramDaily, InstagramTotals, Network, instagram_score, performance_score};
+
+/// Both networks' scores summed and ranked by the domain, as `/ranking … total` does.
+fn rank_stacked(
+    agents: impl IntoIterator<Item = (AgentId, String, AgentTotals, Option<InstagramTotals>)>,
+) -> Vec<StackedAgent> {
+    stacked_from_ranked(&rank_scored(agents.into_iter().map(|(id, name, fb, ig)| {
+        let score = network_score(Network::Total, &fb, ig.as_ref());
+        (id, name, fb, score)
+    })))
+}
 
 fn fb_totals(posts: i64, link_clicks: i64) -> AgentTotals {
     AgentTotals {
