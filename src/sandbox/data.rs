@@ -26,6 +26,16 @@ pub fn day_number(day: NaiveDate) -> i64 {
     (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days()
 }
 
+/// The day of a [`day_number`].
+pub(crate) fn day_of_number(day: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day)
+}
+
+/// UTC midnight of a [`day_number`].
+pub(crate) fn utc_midnight_of_number(day: i64) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&day_of_number(day).and_hms_opt(0, 0, 0).expect("midnight"))
+}
+
 /// Salts so that different quantities of the same day are independent.
 mod salt {
     pub const PROFILE: u64 = 1;
@@ -115,7 +125,7 @@ pub fn day_values(seed: u64, page: u64, day: i64, posts: &[GenPost]) -> DayValue
     let followers = followers_on(&p, seed, page, day);
     let net = followers - followers_on(&p, seed, page, day - 1);
     let unfollows = (h(1) * 3.0 * p.audience).round() as i64;
-    let weekday = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day);
+    let weekday = day_of_number(day);
     let rhythm = match weekday.weekday() {
         Weekday::Sat => 0.7,
         Weekday::Sun => 0.6,
@@ -178,11 +188,7 @@ pub fn posts_on_day(seed: u64, page: u64, page_id: &str, day: i64, fixed: Option
 fn make_post(seed: u64, page: u64, page_id: &str, day: i64, slot: u32, p: &Profile) -> GenPost {
     let hk = |k: u64| hash(&[seed, page, salt::POST, day as u64, slot as u64, k]);
     let h = |k: u64| unit(hk(k));
-    let midnight = Utc.from_utc_datetime(
-        &(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day))
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight"),
-    );
+    let midnight = utc_midnight_of_number(day);
     // 14:00–23:59 UTC, office hours in the Americas; the second post of a day comes later.
     let minute = 14 * 60 + (slot as i64) * 300 + (hk(1) % 290) as i64;
     let created = midnight + Duration::minutes(minute) + Duration::seconds((hk(2) % 60) as i64);

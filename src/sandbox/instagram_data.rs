@@ -2,9 +2,9 @@
 //! number, day) like the Page data in `data.rs`: followers, daily account insights and media
 //! (posts, reels, carousels) whose lifetime numbers grow with the sandbox clock.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 
-use super::data::hash;
+use super::data::{day_of_number, hash, utc_midnight_of_number};
 
 /// Salts so that Instagram quantities are independent of the Page's.
 mod salt {
@@ -109,7 +109,7 @@ pub fn day_values(seed: u64, n: u64, day: i64, media: &[IgMedia]) -> IgDay {
     let followers = followers_on(seed, n, day);
     let unfollows = (h(1) * 2.0 * p.audience).round() as i64;
     let new_followers = (followers - followers_on(seed, n, day - 1)).max(0) + unfollows;
-    let weekday = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day);
+    let weekday = day_of_number(day);
     let rhythm = match weekday.weekday() {
         Weekday::Sat | Weekday::Sun => 1.2,
         Weekday::Mon => 0.9,
@@ -244,11 +244,7 @@ pub fn media_on_day(seed: u64, n: u64, day: i64, fixed: Option<u32>) -> Vec<IgMe
 fn make_media(seed: u64, n: u64, day: i64, slot: u32, p: &IgProfile) -> IgMedia {
     let hk = |k: u64| hash(&[seed, n, salt::MEDIA, day as u64, slot as u64, k]);
     let h = |k: u64| unit(hk(k));
-    let midnight = Utc.from_utc_datetime(
-        &(NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + Duration::days(day))
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight"),
-    );
+    let midnight = utc_midnight_of_number(day);
     // 15:00–23:59 UTC; the second item of a day comes later.
     let minute = 15 * 60 + (slot as i64) * 270 + (hk(1) % 260) as i64;
     let created = midnight + Duration::minutes(minute) + Duration::seconds((hk(2) % 60) as i64);

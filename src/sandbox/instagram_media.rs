@@ -1,8 +1,6 @@
 //! `/{ig-id}/media` (also inlined by `media.limit(L){…}` on the IG user node): fields, lifetime
 //! insights that grow with the sandbox clock, cursors and `next` links.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
@@ -12,7 +10,7 @@ use super::fields::{base_name, expansion, split_fields};
 use super::instagram_account::{self as ig, Account};
 use super::instagram_data::{self as igdata, IgMedia};
 use super::reply::{self, GraphError, Reply};
-use super::request::{Request, graph_time, pacific_midnight, parse_instant};
+use super::request::{Request, graph_time, pacific_midnight, parse_instant, parse_slot_cursor, slot_cursor};
 
 const FIELDS: &[&str] = &[
     "id",
@@ -45,13 +43,11 @@ const METRICS: &[MediaMetric] = &[
 ];
 
 fn cursor(m: &IgMedia) -> String {
-    URL_SAFE_NO_PAD.encode(format!("ig:{}:{}", m.day, m.slot))
+    slot_cursor("ig", m.day, m.slot)
 }
 
 fn parse_cursor(text: &str) -> Option<(i64, u32)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text.trim()).ok()?).ok()?;
-    let mut parts = raw.strip_prefix("ig:")?.split(':');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    parse_slot_cursor("ig", text)
 }
 
 /// Every media item that exists now, newest first, with its lifetime numbers as they stand now.

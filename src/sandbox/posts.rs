@@ -1,7 +1,5 @@
 //! `/{page-id}/published_posts` (also `/posts`, `/feed`): fields, expansions, cursors.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 
@@ -10,7 +8,7 @@ use super::data::{self, GenPost};
 use super::fields::{base_name, split_fields};
 use super::realism::{PostsPaging, Realism};
 use super::reply::{self, GraphError, Reply};
-use super::request::{Request, graph_time, pacific_midnight, parse_instant};
+use super::request::{Request, graph_time, pacific_midnight, parse_instant, parse_slot_cursor, slot_cursor};
 
 const TOP_FIELDS: &[&str] = &[
     "id",
@@ -53,13 +51,11 @@ fn insight_metrics(field: &str) -> Vec<String> {
 }
 
 fn cursor(post: &GenPost) -> String {
-    URL_SAFE_NO_PAD.encode(format!("post:{}:{}", post.day, post.slot))
+    slot_cursor("post", post.day, post.slot)
 }
 
 fn parse_cursor(text: &str) -> Option<(i64, u32)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text.trim()).ok()?).ok()?;
-    let mut parts = raw.strip_prefix("post:")?.split(':');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    parse_slot_cursor("post", text)
 }
 
 pub(crate) fn answer(sb: &Sandbox, n: u64, page_id: &str, edge: &str, req: &Request<'_>) -> Reply {

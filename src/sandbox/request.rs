@@ -43,6 +43,24 @@ pub(crate) fn pacific_midnight(day: NaiveDate) -> DateTime<Utc> {
     crate::domain::period::local_midnight(day, Los_Angeles)
 }
 
+/// An opaque paging cursor for the item generated in `slot` of day `day` (a [`super::data::day_number`]),
+/// `kind` telling Facebook posts from Instagram media apart.
+pub(crate) fn slot_cursor(kind: &str, day: i64, slot: u32) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{day}:{slot}"))
+}
+
+/// The day and slot of a [`slot_cursor`] of this `kind`; None for anything else.
+pub(crate) fn parse_slot_cursor(kind: &str, text: &str) -> Option<(i64, u32)> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim())
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let mut parts = raw.strip_prefix(kind)?.strip_prefix(':')?.split(':');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 /// The Pacific day an instant falls on (Meta's days are Pacific).
 pub(crate) fn pacific_day(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&Los_Angeles).date_naive()
