@@ -258,6 +258,12 @@ pub const ACCOUNT_METRICS: &[(&str, &str)] = &[
     ("profile_links_taps", "toques en enlaces del perfil"),
 ];
 
+/// Prefix of an Instagram metric in `refused_metrics` (`instagram:views`; Facebook's are bare).
+pub const REFUSED_PREFIX: &str = "instagram:";
+/// Prefix of a media metric after [`REFUSED_PREFIX`] (`instagram:media.saved`), so a refused media
+/// metric never stops the account metric of the same name (both have `views`, `reach`, `shares`).
+pub const MEDIA_REFUSED_PREFIX: &str = "media.";
+
 /// Lifetime metrics asked for on each media item.
 pub const MEDIA_METRICS: &[(&str, &str)] = &[
     ("views", "visualizaciones"),

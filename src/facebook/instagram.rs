@@ -15,14 +15,8 @@ use secrecy::SecretString;
 use super::error::{FetchError, GraphErrorBody};
 use super::ig_parse::{self, IgNode, MediaPage};
 use super::{CallFailure, CallGate, GraphClient, Tally, local_midnight};
-use crate::domain::instagram::{ACCOUNT_METRICS, MEDIA_METRICS};
+use crate::domain::instagram::{ACCOUNT_METRICS, MEDIA_METRICS, MEDIA_REFUSED_PREFIX, REFUSED_PREFIX};
 use crate::domain::{InstagramDaily, InstagramMedia};
-
-/// Prefix of an Instagram metric in `refused_metrics` (`instagram:views`).
-pub const REFUSED_PREFIX: &str = "instagram:";
-/// Prefix of a media metric after [`REFUSED_PREFIX`] (`instagram:media.saved`), so a refused media
-/// metric never stops the account metric of the same name (both have `views`, `reach`, `shares`).
-pub const MEDIA_REFUSED_PREFIX: &str = "media.";
 
 /// Largest media page asked for; halved on "reduce the amount of data".
 pub const MEDIA_PAGE_SIZE: u32 = 100;

@@ -32,7 +32,7 @@ pub use ig_parse::{IgNode, MediaPage, parse_account_day, parse_ig_node, parse_me
 pub use insights::{
     DayField, MAX_WINDOW_DAYS, METRICS, is_known_metric, measured_day, metric_param, parse_insights, windows,
 };
-pub use instagram::{InstagramError, InstagramFetch, InstagramPlan, MEDIA_PAGE_SIZE, REFUSED_PREFIX};
+pub use instagram::{InstagramError, InstagramFetch, InstagramPlan, MEDIA_PAGE_SIZE};
 pub use posts::{
     POST_FIELDS, PageNode, PostsPage, excerpt, is_whatsapp_link, merge_posts_into_days, parse_page_node,
     parse_posts_page,

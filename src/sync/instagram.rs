@@ -9,9 +9,9 @@ use chrono_tz::Tz;
 use super::Inner;
 use super::clock::backoff;
 use super::source::{FetchRequest, InstagramFailure, InstagramPlan, InstagramRequest, SourceError};
+use crate::domain::instagram::REFUSED_PREFIX;
 use crate::domain::period::{local_midnight, today_in};
 use crate::domain::{Agent, DateRange, InstagramAccount, InstagramDaily};
-use crate::facebook::REFUSED_PREFIX;
 
 /// Instagram publishes a day's account insights with up to this delay; a day read later is final.
 const FINAL_AFTER_HOURS: i64 = 48;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{Rule, Scope, fingerprint};
+use crate::domain::instagram::{MEDIA_REFUSED_PREFIX, REFUSED_PREFIX};
 use crate::domain::{AgentId, Freshness, JobId, JobKind};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,8 +153,8 @@ pub fn evaluate(facts: &Facts, t: &Thresholds) -> Evaluation {
     }
     for metric in facts.refused_metrics.iter().flatten() {
         // Instagram metrics are stored as `instagram:{name}`; Facebook ones by their bare name.
-        let (network, name, table, of) = match metric.strip_prefix("instagram:") {
-            Some(name) => match name.strip_prefix("media.") {
+        let (network, name, table, of) = match metric.strip_prefix(REFUSED_PREFIX) {
+            Some(name) => match name.strip_prefix(MEDIA_REFUSED_PREFIX) {
                 Some(media) => (
                     "Instagram",
                     media,
