@@ -34,11 +34,6 @@ impl DailyMetrics {
             .map(|views| engagement_rate(self.reactions + self.comments + self.shares, views));
         self
     }
-
-    /// Whether any Page metric of the day is known.
-    pub fn has_page_metrics(&self) -> bool {
-        self.followers.is_some() || self.impressions.is_some() || self.reach.is_some() || self.engaged_users.is_some()
-    }
 }
 
 /// (reactions + comments + shares) / views, as a fraction; 0 when there were no views.

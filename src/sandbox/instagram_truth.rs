@@ -180,9 +180,4 @@ impl Sandbox {
         let name = metric.strip_prefix("instagram:").unwrap_or(metric);
         self.retire_metric(&format!("instagram:{name}"), retired);
     }
-
-    /// Hours after a Pacific day ends until Instagram has produced its account insights.
-    pub fn set_instagram_lag(&self, hours: u32) {
-        self.state().realism.instagram_lag_hours = hours;
-    }
 }
