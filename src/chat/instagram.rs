@@ -44,6 +44,13 @@ pub fn team_section(team: StoreResult<TeamInstagram>) -> Vec<String> {
     }
 }
 
+/// Why the agent's Instagram cannot be read, as chat text; None when nothing is wrong.
+fn problem_text(agent: &Agent) -> Option<String> {
+    let problem = plain(agent.instagram_problem.as_deref()?);
+    let problem = problem.trim();
+    (!problem.is_empty()).then(|| problem.to_string())
+}
+
 /// "⏸ Instagram en pausa hasta las 15:30 …" and the stored problem, when there are any.
 pub fn state_lines(agent: &Agent, now: DateTime<Utc>, tz: Tz) -> Vec<String> {
     let mut out = Vec::new();
@@ -53,13 +60,8 @@ pub fn state_lines(agent: &Agent, now: DateTime<Utc>, tz: Tz) -> Vec<String> {
             until.with_timezone(&tz).format("%H:%M")
         ));
     }
-    if let Some(problem) = agent
-        .instagram_problem
-        .as_deref()
-        .map(plain)
-        .filter(|p| !p.trim().is_empty())
-    {
-        out.push(format!("⚠️ Instagram: {}", problem.trim()));
+    if let Some(problem) = problem_text(agent) {
+        out.push(format!("⚠️ Instagram: {problem}"));
     }
     out
 }
@@ -245,13 +247,8 @@ pub fn agent_suffix(agent: &Agent, now: DateTime<Utc>, tz: Tz) -> String {
             until.with_timezone(&tz).format("%H:%M")
         ));
     }
-    if let Some(problem) = agent
-        .instagram_problem
-        .as_deref()
-        .map(plain)
-        .filter(|p| !p.trim().is_empty())
-    {
-        s.push_str(&format!(" ⚠️ {}", problem.trim()));
+    if let Some(problem) = problem_text(agent) {
+        s.push_str(&format!(" ⚠️ {problem}"));
     }
     s
 }
